@@ -1,0 +1,138 @@
+"""What every experiment CLI shares: one-line usage errors (exit 2), atomic result files.
+
+A user error (bad flag, missing file, bad checkpoint) must print one line on stderr and exit
+with status 2, never a traceback, and must never overwrite or lose earlier results.  Experiments
+therefore validate everything first, compute, and only then write each output atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem the user can fix; shown as one line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) raised as ``UsageError``."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
+    """Run ``main(argv)``; turn ``UsageError`` into ``prog: error: ...`` and exit 2.
+
+    A training run that diverged (``NonFiniteLoss``) also ends with one line, exit 1.
+    """
+    prog = Path(sys.argv[0]).name
+    try:
+        main(argv)
+    except UsageError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except Exception as e:
+        from rnn_gnn.train import NonFiniteLoss
+        if not isinstance(e, NonFiniteLoss):
+            raise
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise UsageError(message)
+
+
+def positive(kind=int):
+    """argparse ``type=`` for a strictly positive number."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def int_list(text: str) -> list[int]:
+    """``"5,7,9"`` or a range ``"5:23:2"`` (inclusive end) -> list of ints."""
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError
+            start, stop, stride = parts if len(parts) == 3 else (*parts, 1)
+            if stride <= 0:
+                raise ValueError
+            return list(range(start, stop + 1, stride))
+        return [int(p) for p in text.split(",") if p.strip()]
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers or start:stop[:step], got {text!r}")
+
+
+# ----------------------------------------------------------------------------- atomic output
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old or the new file, whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
+
+
+def write_csv(path, rows: Iterable[dict]) -> None:
+    rows = list(rows)
+    import io
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def save_figure(fig, path) -> None:
+    """Save a matplotlib figure atomically (PNG by the path's suffix)."""
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _jsonable(x):
+    import numpy as np
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

@@ -1,0 +1,41 @@
+"""Independent NumPy implementations of the SPEC equations, one time step at a time.
+
+Deliberately naive (per-gate matmuls, float64, Python loop over time) so that they share
+nothing with the fused, scanned compute path they check.
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def rnn_forward(p, x):
+    """Vanilla RNN logits p(T) for x [B, T, d]; returns (logits [B, K], hs [T+1, B, n])."""
+    p = {k: np.asarray(v, np.float64) for k, v in p.items()}
+    x = np.asarray(x, np.float64)
+    h = np.zeros((x.shape[0], p["W_hh"].shape[0]))
+    hs = [h]
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ p["W_hx"].T + h @ p["W_hh"].T + p["b_h"])
+        hs.append(h)
+    return h @ p["W_ph"].T + p["b_p"], np.stack(hs)
+
+
+def lstm_forward(p, x):
+    """LSTM logits p(T) for x [B, T, d]; returns (logits [B, K], h(T), c(T))."""
+    p = {k: np.asarray(v, np.float64) for k, v in p.items()}
+    x = np.asarray(x, np.float64)
+    n = p["W_gh"].shape[0]
+    h = np.zeros((x.shape[0], n))
+    c = np.zeros((x.shape[0], n))
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        g = np.tanh(xt @ p["W_gx"].T + h @ p["W_gh"].T + p["b_g"])
+        i = sigmoid(xt @ p["W_ix"].T + h @ p["W_ih"].T + p["b_i"])
+        f = sigmoid(xt @ p["W_fx"].T + h @ p["W_fh"].T + p["b_f"])
+        o = sigmoid(xt @ p["W_ox"].T + h @ p["W_oh"].T + p["b_o"])
+        c = g * i + c * f
+        h = np.tanh(c) * o
+    return h @ p["W_ph"].T + p["b_p"], h, c
