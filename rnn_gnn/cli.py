@@ -88,6 +88,15 @@ def int_list(text: str) -> list[int]:
             f"expected comma-separated integers or start:stop[:step], got {text!r}")
 
 
+def out_dir(text: str) -> Path:
+    """argparse ``type=`` for an output directory: made when results are written, so it may
+    not exist yet, but it must not be a file (found now, not after the computation)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    return path
+
+
 # ----------------------------------------------------------------------------- atomic output
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -100,6 +109,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -73,7 +73,7 @@ def accuracy_vs_length(finals: dict, lengths, title: str = ""):
     ax.set_ylim(0, 1.02)
     ax.set_xticks(list(lengths))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower left")
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
