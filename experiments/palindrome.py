@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from rnn_gnn import checkpoint, cli, plotting
+from rnn_gnn import checkpoint, cli, distributed, plotting
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
 from rnn_gnn.train import OPTIMIZERS, checkpointer
@@ -64,6 +64,7 @@ def parse_args(argv):
                    help="save a checkpoint every N steps (0: off; a multiple of --log_every)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in OUT/checkpoints")
+    distributed.add_devices_flag(p)
     preset = p.add_mutually_exclusive_group()
     preset.add_argument("--quick", action="store_true", help="the default preset: " + str(QUICK))
     preset.add_argument("--full", action="store_true", help="the study's protocol: " + str(FULL))
@@ -83,6 +84,7 @@ def parse_args(argv):
     cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
               f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
     cli.check(not args.out.exists() or args.out.is_dir(), f"--out {args.out} is not a directory")
+    args.mesh = distributed.mesh_from_flag(args.devices)
     return args
 
 
@@ -124,7 +126,8 @@ def run_model(args, model: str):
     start = time.perf_counter()
     state, history, final = train_sweep(cfg, args.lengths, seeds, state=state,
                                         log_every=args.log_every, callback=callback,
-                                        progress=f"{model} x {len(args.lengths) * len(seeds)} runs")
+                                        progress=f"{model} x {len(args.lengths) * len(seeds)} runs",
+                                        mesh=args.mesh)
     seconds = time.perf_counter() - start
     shape = (len(args.lengths), len(seeds))
     history = _join({k: v.reshape(*shape, -1) for k, v in previous.items()},

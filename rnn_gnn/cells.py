@@ -125,13 +125,38 @@ def sigmoid(x):
     return 0.5 * jnp.tanh(0.5 * x) + 0.5
 
 
-def lstm_step(W_h, state: LSTMState, x_proj) -> LSTMState:
-    """One LSTM step (SPEC equations) given ``x_proj = W_x x(t) + b``, shape [batch, 4n]."""
-    z = x_proj + state.h @ W_h.T
-    zg, zi, zf, zo = jnp.split(z, 4, axis=-1)
-    g, i, f, o = jnp.tanh(zg), sigmoid(zi), sigmoid(zf), sigmoid(zo)
+def gate_scale(width: int, dtype=jnp.float32):
+    """``a`` [4n]: 1 on the g block, 1/2 on the i, f, o blocks (see ``gate_activations``)."""
+    n = width // 4
+    return jnp.concatenate([jnp.ones(n, dtype), jnp.full(3 * n, 0.5, dtype)])
+
+
+def gate_activations(z):
+    """(g, i, f, o) = (tanh(z_g), sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)), stacked [..., 4n].
+
+    With sigmoid(x) = tanh(x/2)/2 + 1/2 every block is ``a tanh(a z) + 1 - a`` (a = 1 for g,
+    1/2 for i, f, o): one elementwise pass over all four gates.  On XLA:CPU this is about 4x
+    cheaper than activating the four slices separately (docs/performance.md).
+    """
+    a = gate_scale(z.shape[-1], z.dtype)
+    return a * jnp.tanh(a * z) + (1.0 - a)
+
+
+def lstm_gates(W_h, state: LSTMState, x_proj):
+    """The activated gates (g, i, f, o) [batch, 4n] given ``x_proj = W_x x(t) + b``."""
+    return gate_activations(x_proj + state.h @ W_h.T)
+
+
+def lstm_update(state: LSTMState, gates) -> LSTMState:
+    """c(t) = g * i + c(t-1) * f,  h(t) = tanh(c(t)) * o."""
+    g, i, f, o = jnp.split(gates, 4, axis=-1)
     c = g * i + state.c * f
     return LSTMState(c=c, h=jnp.tanh(c) * o)
+
+
+def lstm_step(W_h, state: LSTMState, x_proj) -> LSTMState:
+    """One LSTM step (SPEC equations) given ``x_proj = W_x x(t) + b``, shape [batch, 4n]."""
+    return lstm_update(state, lstm_gates(W_h, state, x_proj))
 
 
 # ----------------------------------------------------------------------------- sequences

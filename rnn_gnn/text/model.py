@@ -1,0 +1,125 @@
+"""A stacked character-level LSTM (SPEC Part 2) built from the Part 1 cell.
+
+Parameters (a plain dict; V = vocabulary size, n = hidden units, d = V one-hot or E embedded):
+
+    layers[0]     the Part 1 LSTM gates  W_gx.. [n, d]  W_gh.. [n, n]  b_g.. [n]
+    layers[l>0]   the same with          W_gx.. [n, n]
+    W_ph [V, n], b_p [V]                 projection of the top layer's h(t) at every step
+    embed [V, E]                         only with an embedding input (embed_dim > 0)
+
+With one-hot input, ``one_hot(x) @ W_x.T`` is a row gather of ``W_x.T``: no [B, T, V] one-hot
+tensor is built.  Each layer projects the inputs of all time steps in one matmul before its
+``lax.scan`` (as ``cells.lstm_final_state`` does), so the scan body holds only the recurrent
+``h @ W_h.T``.  Sampling, where the next input is only known after the previous step, uses
+``step``: all layers for one character.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnn_gnn.cells import LSTMState, lstm_fused_weights, lstm_init, lstm_step, project
+from rnn_gnn.distributed import shard_batch
+from rnn_gnn.text.corpus import windows
+from rnn_gnn.train import softmax_cross_entropy
+
+
+def init_params(key, vocab_size: int, num_hidden: int = 128, num_layers: int = 2,
+                embed_dim: int = 0, init: str = "pytorch", forget_bias: float = 0.0) -> dict:
+    """Parameters as in the module docstring; each layer is ``cells.lstm_init``'s."""
+    keys = jax.random.split(key, num_layers + 1)
+    layers = []
+    for l in range(num_layers):
+        d = (embed_dim or vocab_size) if l == 0 else num_hidden
+        layer = lstm_init(keys[l], d, num_hidden, vocab_size, init=init, forget_bias=forget_bias)
+        head = {"W_ph": layer.pop("W_ph"), "b_p": layer.pop("b_p")}
+        layers.append(layer)
+    params = {"layers": layers, **head}  # the top layer's projection
+    if embed_dim:
+        params["embed"] = jax.random.normal(keys[-1], (vocab_size, embed_dim))  # as nn.Embedding
+    return params
+
+
+def zero_state(params: dict, batch_size: int) -> tuple[LSTMState, ...]:
+    """c(0) = h(0) = 0 for every layer: a tuple of ``LSTMState([B, n], [B, n])``."""
+    n = params["W_ph"].shape[1]
+    zeros = jnp.zeros((batch_size, n))
+    return tuple(LSTMState(zeros, zeros) for _ in params["layers"])
+
+
+def fuse(params: dict) -> dict:
+    """Per layer ``(W_x, W_h, b)`` with the gates stacked, and the first layer's input table
+    ``[V, 4n]``: the projection ``W_x x + b`` of every possible character."""
+    fused = [lstm_fused_weights(layer) for layer in params["layers"]]
+    W_x, _, b = fused[0]
+    table = (params["embed"] @ W_x.T if "embed" in params else W_x.T) + b
+    return {"table": table, "layers": fused, "W_ph": params["W_ph"], "b_p": params["b_p"]}
+
+
+def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float = 1.0,
+            unroll: int = 1):
+    """Logits at every step and the final state.
+
+    ``ids [B, T]`` int -> ``(logits [B, T, V], state)``; ``state`` (default zeros) is a tuple
+    of per-layer ``LSTMState``, so a long text can be fed in pieces.  With ``dropout_key`` and
+    ``keep_prob < 1`` the outputs of every layer but the top one are dropped (inverted dropout,
+    a fresh mask per step and unit, as ``torch.nn.LSTM(dropout=...)``).
+    """
+    fused = fuse(params)
+    if state is None:
+        state = zero_state(params, ids.shape[0])
+    x_proj = fused["table"][ids.T]                          # [T, B, 4n]: time-major for scan
+    finals = []
+    for l, (W_x, W_h, b) in enumerate(fused["layers"]):
+        if l > 0:
+            x_proj = hs @ W_x.T + b                          # all steps of this layer at once
+        final, hs = jax.lax.scan(_cell(W_h), state[l], x_proj, unroll=unroll)
+        finals.append(final)
+        if dropout_key is not None and keep_prob < 1.0 and l < len(fused["layers"]) - 1:
+            keep = jax.random.bernoulli(jax.random.fold_in(dropout_key, l), keep_prob, hs.shape)
+            hs = jnp.where(keep, hs / keep_prob, 0.0)
+    logits = project(params, hs)                             # [T, B, V]
+    return jnp.swapaxes(logits, 0, 1), tuple(finals)
+
+
+def _cell(W_h):
+    def body(state, x_proj):
+        state = lstm_step(W_h, state, x_proj)
+        return state, state.h
+    return body
+
+
+def step(fused: dict, state, ids):
+    """One character through all layers: ``ids [B]`` -> ``(state, logits [B, V])``.
+    ``fused = fuse(params)``, computed once outside the sampling loop."""
+    x_proj = fused["table"][ids]
+    new = []
+    for l, (W_x, W_h, b) in enumerate(fused["layers"]):
+        if l > 0:
+            x_proj = new[-1].h @ W_x.T + b
+        new.append(lstm_step(W_h, state[l], x_proj))
+    logits = new[-1].h @ fused["W_ph"].T + fused["b_p"]
+    return tuple(new), logits
+
+
+def make_loss(batch_size: int, seq_length: int, keep_prob: float = 1.0, unroll: int = 1):
+    """``loss_fn(params, key, data)`` for ``rnn_gnn.train.train``: draws ``batch_size`` random
+    windows of ``data`` (int ids ``[N]``, passed as the loop's ``task``) and returns the mean
+    cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy."""
+    def loss_fn(params, key, data):
+        batch_key, dropout_key = jax.random.split(key)
+        x, y = shard_batch(windows(batch_key, data, batch_size, seq_length))
+        logits, _ = forward(params, x, dropout_key=dropout_key if keep_prob < 1.0 else None,
+                            keep_prob=keep_prob, unroll=unroll)
+        loss, accuracy = softmax_cross_entropy(logits, y)
+        return loss, {"accuracy": accuracy}
+    return loss_fn
+
+
+@jax.jit
+def evaluate(params: dict, x, y):
+    """Mean cross-entropy (nats/char) and accuracy on fixed windows ``x, y [N, T]``, each read
+    from a zero state, as in training."""
+    logits, _ = forward(params, x)
+    return softmax_cross_entropy(logits, y)

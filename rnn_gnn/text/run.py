@@ -1,0 +1,348 @@
+"""Training a character model on a book, and loading it back (the glue behind the CLIs).
+
+``Config`` holds every setting in one place (defaults: the original study's).  ``train_run``
+trains with the library's one loop (``rnn_gnn.train.train``) and writes into a run directory:
+
+    ckpt-<step>.msgpack   TrainState (params, optimizer state, step, RNG) + meta: vocabulary,
+                          config, corpus (every ``checkpoint_every`` steps and at the end)
+    history.csv           per ``log_every`` steps: train loss/accuracy, learning rate, wall
+                          time; every ``eval_every`` steps validation loss in nats and bits
+                          per character, two ways (``validation_sets``)
+    samples.txt           greedy ``sample_length``-character samples from random first
+                          characters every ``sample_every`` steps (question 2.1b)
+    curve.png, summary.json
+
+``--resume`` restores the newest checkpoint; since the RNG key is part of the state and the
+data are drawn inside the compiled step, the resumed run computes exactly what the
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from rnn_gnn import checkpoint
+from rnn_gnn.cli import UsageError, save_figure, write_csv, write_json
+from rnn_gnn.text import corpus
+from rnn_gnn.text.model import evaluate, init_params, make_loss
+from rnn_gnn.text.sample import random_starts, sample
+from rnn_gnn.train import (TrainState, checkpointer, init_state, make_optimizer, restore_or,
+                           train)
+
+RESULTS = Path("results") / "text"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting of a run; the defaults are the original study's (SPEC Part 2)."""
+    seq_length: int = 30
+    num_hidden: int = 128
+    num_layers: int = 2
+    embed_dim: int = 0              # 0: one-hot input (the original); > 0: a learned embedding
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    learning_rate_decay: float = 0.96  # multiply the learning rate by this ...
+    decay_steps: int = 5000            # ... every this many steps (staircase)
+    keep_prob: float = 1.0          # dropout between LSTM layers keeps this fraction
+    max_norm: float = 5.0           # clip the global gradient norm
+    optimizer: str = "adam"
+    train_steps: int = 20000
+    init: str = "pytorch"
+    seed: int = 0
+    val_fraction: float = 0.05      # the held-out end of the text
+    sample_every: int = 100
+    eval_every: int = 500
+    checkpoint_every: int = 1000
+    sample_length: int = 30
+    num_greedy: int = 5             # greedy samples per sampling point
+
+
+# A small model that learns visible words in about a minute on two CPU cores.
+QUICK = dict(num_hidden=96, num_layers=1, train_steps=1500, batch_size=32, learning_rate=1e-2,
+             sample_every=100, eval_every=250, checkpoint_every=500)
+
+# Settings that only change how long or how often we look: a resumed run may change them.
+FREE_ON_RESUME = {"train_steps", "sample_every", "eval_every", "checkpoint_every",
+                  "sample_length", "num_greedy"}
+
+
+COLUMNS = ("step", "loss", "accuracy", "val_loss", "val_bpc", "val_accuracy",
+           "val_loss_carried", "val_bpc_carried", "val_accuracy_carried", "learning_rate", "time_s")
+CARRIED_PIECES = 16
+
+
+def validation_sets(val_ids: np.ndarray, seq_length: int) -> dict:
+    """Two views of the held-out text, as ``{column suffix: (x, y)}``:
+
+    ""          windows of ``seq_length`` read from a zero state, exactly the training loss;
+    "_carried"  the text cut into ``CARRIED_PIECES`` long pieces, each read through with the
+                state carried (as the model reads when it writes, and as char-rnn evaluates):
+                no restart penalty every ``seq_length`` characters.
+    """
+    if not len(val_ids):
+        return {}
+    sets = {"": corpus.tiled_windows(val_ids, seq_length)}
+    piece = (len(val_ids) - 1) // CARRIED_PIECES
+    sets["_carried"] = corpus.tiled_windows(val_ids, max(piece, seq_length))
+    return {k: (jnp.asarray(x), jnp.asarray(y)) for k, (x, y) in sets.items()}
+
+
+def validate(cfg: Config) -> None:
+    """Raise ``UsageError`` for settings that cannot train."""
+    from rnn_gnn.cells import INITS
+    from rnn_gnn.train import OPTIMIZERS
+    for name in ("seq_length", "num_hidden", "num_layers", "batch_size", "train_steps",
+                 "decay_steps", "sample_every", "eval_every", "checkpoint_every",
+                 "sample_length"):
+        if getattr(cfg, name) <= 0:
+            raise UsageError(f"{name} must be > 0, got {getattr(cfg, name)}")
+    if cfg.embed_dim < 0 or cfg.num_greedy < 0:
+        raise UsageError("embed_dim and num_greedy must be >= 0")
+    if not 0 < cfg.keep_prob <= 1:
+        raise UsageError(f"keep_prob must be in (0, 1], got {cfg.keep_prob}")
+    if not 0 <= cfg.val_fraction < 1:
+        raise UsageError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
+    if not (cfg.learning_rate > 0 and 0 < cfg.learning_rate_decay <= 1):
+        raise UsageError("learning_rate must be > 0 and learning_rate_decay in (0, 1]")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {cfg.optimizer!r}; "
+                         f"choose from {', '.join(OPTIMIZERS)}")
+    if cfg.init not in INITS:
+        raise UsageError(f"unknown init {cfg.init!r}; choose from {', '.join(INITS)}")
+
+
+def schedule(cfg: Config):
+    """lr * decay ** floor(step / decay_steps): the original StepLR(5000, 0.96)."""
+    return optax.exponential_decay(cfg.learning_rate, cfg.decay_steps, cfg.learning_rate_decay,
+                                   staircase=True)
+
+
+def initial_state(cfg: Config, vocab_size: int):
+    """``(state, optimizer)`` at step 0; also the structure every checkpoint is read into."""
+    optimizer = make_optimizer(cfg.optimizer, schedule(cfg), cfg.max_norm)
+    init_key, train_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
+    params = init_params(init_key, vocab_size, cfg.num_hidden, cfg.num_layers, cfg.embed_dim,
+                         cfg.init)
+    return init_state(params, optimizer, train_key), optimizer
+
+
+def config_from(d: dict) -> Config:
+    names = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{k: v for k, v in d.items() if k in names})
+
+
+def log_every(cfg: Config) -> int:
+    return math.gcd(cfg.sample_every, cfg.eval_every, cfg.checkpoint_every)
+
+
+# ----------------------------------------------------------------------------- loading
+
+def load_model(path):
+    """``(params, vocab, meta, file)`` from a checkpoint file or the newest intact one in a run
+    directory.  Raises ``UsageError`` (one line) for a missing, damaged or foreign file."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            found = checkpoint.load_latest(path)
+            if found is None:
+                raise UsageError(f"no intact checkpoint in {path}")
+            _, meta, path = found
+        else:
+            _, meta = checkpoint.load(path)
+        if not isinstance(meta.get("vocab"), str) or not isinstance(meta.get("config"), dict):
+            raise UsageError(f"{path} is not a character-model checkpoint (no vocabulary)")
+        cfg = config_from(meta["config"])
+        target, _ = initial_state(cfg, len(meta["vocab"]))
+        state, meta = checkpoint.load(path, target=jax.device_get(target))
+    except checkpoint.CheckpointError as e:
+        raise UsageError(str(e)) from None
+    return jax.tree_util.tree_map(jnp.asarray, state.params), meta["vocab"], meta, path
+
+
+# ----------------------------------------------------------------------------- training
+
+def train_run(cfg: Config, text: str, run_dir, *, corpus_name: str = "", resume: bool = False,
+              progress=True, log=print, mesh=None):
+    """Train on ``text`` (already cleaned) into ``run_dir``; returns ``(state, summary)``.
+
+    Refuses (``UsageError``) to start over a run directory that holds checkpoints unless
+    ``resume``; a resumed run must have the same vocabulary and settings (except those in
+    ``FREE_ON_RESUME``).
+    """
+    validate(cfg)
+    run_dir = Path(run_dir)
+    existing = checkpoint.list_checkpoints(run_dir)
+    if existing and not resume:
+        raise UsageError(f"{run_dir} already holds a run ({existing[-1].name}); add --resume to "
+                         "continue it or pass another --run-dir")
+    vocab = corpus.make_vocab(text)
+    ids = corpus.encode(text, vocab)
+    train_ids, val_ids = corpus.split(ids, cfg.seq_length, cfg.val_fraction)
+    state, optimizer = initial_state(cfg, len(vocab))
+    meta = {"vocab": vocab, "config": dataclasses.asdict(cfg), "corpus": corpus_name,
+            "corpus_chars": len(text)}
+    if resume:
+        state = _resume(state, run_dir, cfg, vocab, log)
+    start = int(state.step)
+    log(f"{corpus_name or 'corpus'}: {len(text):,} characters, {len(vocab)} distinct; "
+        f"run directory {run_dir}")  # only now: a refused start prints nothing but its error
+
+    held_out = validation_sets(val_ids, cfg.seq_length)
+    data = jnp.asarray(train_ids)
+    rows = [{c: r.get(c, "") for c in COLUMNS} for r in _read_csv(run_dir / "history.csv")
+            if int(r["step"]) <= start]
+    samples = [s for s in _read_lines(run_dir / "samples.txt") if int(s.split()[0]) <= start]
+    lr = schedule(cfg)
+    # Samples use their own key, so looking at the model never changes how it trains.
+    sample_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 21)
+    t0 = time.perf_counter() - (float(rows[-1]["time_s"]) if rows else 0.0)
+    write_json(run_dir / "config.json", meta)
+
+    def monitor(state: TrainState, history):
+        step = int(state.step)
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(step=step, loss=float(np.mean(history["loss"][-1])),
+                   accuracy=float(np.mean(history["accuracy"][-1])),
+                   learning_rate=float(lr(step - 1)), time_s=round(time.perf_counter() - t0, 2))
+        if held_out and (step % cfg.eval_every == 0 or step == cfg.train_steps):
+            for suffix, (x, y) in held_out.items():
+                loss, acc = jax.device_get(evaluate(state.params, x, y))
+                row.update({f"val_loss{suffix}": float(loss),
+                            f"val_bpc{suffix}": float(loss) / math.log(2),
+                            f"val_accuracy{suffix}": float(acc)})
+            log(f"step {step}: train loss {row['loss']:.3f}; validation {row['val_loss']:.3f} "
+                f"nats/char ({row['val_bpc']:.3f} bits/char, accuracy {row['val_accuracy']:.3f}), "
+                f"reading on: {row['val_loss_carried']:.3f} nats/char")
+        rows.append(row)
+        write_csv(run_dir / "history.csv", rows)
+        if cfg.num_greedy and step % cfg.sample_every == 0:
+            key = jax.random.fold_in(sample_key, step)
+            first = random_starts(key, data, cfg.num_greedy)
+            out = sample(state.params, key, first, cfg.sample_length - 1, 0.0)
+            texts = [corpus.decode(np.concatenate([f, o]), vocab)
+                     for f, o in zip(np.asarray(first), np.asarray(out))]
+            samples.extend(f"{step} " + json.dumps(t, ensure_ascii=False) for t in texts)
+            _write_lines(run_dir / "samples.txt", samples)
+        if step % cfg.checkpoint_every == 0 or step == cfg.train_steps:
+            plot_history(rows, run_dir / "curve.png", corpus_name, cfg.seq_length)
+
+    if start < cfg.train_steps:
+        callback = checkpointer(run_dir, cfg.checkpoint_every, meta, then=monitor)
+        state, _ = train(make_loss(cfg.batch_size, cfg.seq_length, cfg.keep_prob), optimizer,
+                         state, cfg.train_steps, task=data, log_every=log_every(cfg),
+                         callback=callback, progress=progress, mesh=mesh)
+        if cfg.train_steps % cfg.checkpoint_every:
+            checkpoint.save_step(run_dir, cfg.train_steps, state, meta)
+    else:
+        log(f"{run_dir} is already trained to step {start} (train_steps {cfg.train_steps})")
+
+    summary = summarize(rows, cfg)
+    write_json(run_dir / "summary.json", summary)
+    return state, summary
+
+
+def _resume(state, run_dir, cfg, vocab, log):
+    try:
+        found = checkpoint.load_latest(run_dir)
+        if found is None:
+            if checkpoint.list_checkpoints(run_dir):
+                raise UsageError(f"cannot resume: no intact checkpoint in {run_dir}")
+            log(f"no checkpoint in {run_dir} to resume; starting at step 0")
+            return state
+        meta = found[1]
+        if meta.get("vocab") != vocab:
+            raise UsageError(f"cannot resume: the checkpoint's vocabulary "
+                             f"({len(meta.get('vocab', ''))} characters) differs from this "
+                             f"corpus's ({len(vocab)}): another text?")
+        old = meta.get("config", {})
+        diff = [f"{k}={old.get(k)!r} (now {v!r})" for k, v in dataclasses.asdict(cfg).items()
+                if k not in FREE_ON_RESUME and old.get(k) != v]
+        if diff:
+            raise UsageError("cannot resume: the checkpoint was trained with " + ", ".join(diff))
+        restored, _ = restore_or(state, run_dir)
+    except checkpoint.CheckpointError as e:
+        raise UsageError(f"cannot resume: {e}") from None
+    log(f"resuming {run_dir} at step {int(restored.step)}")
+    return restored
+
+
+def summarize(rows: list[dict], cfg: Config) -> dict:
+    val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"] != ""]
+    last = rows[-1] if rows else {}
+    out = {"steps": int(last.get("step", 0)), "train_loss": _float(last.get("loss")),
+           "train_accuracy": _float(last.get("accuracy")), "time_s": _float(last.get("time_s")),
+           "config": dataclasses.asdict(cfg)}
+    if val:
+        best = min(val, key=lambda sv: sv[1])
+        out.update(val_loss=val[-1][1], val_bpc=val[-1][1] / math.log(2), best_val_loss=best[1],
+                   best_val_step=best[0])
+        carried = [float(r["val_loss_carried"]) for r in rows if r["val_loss_carried"] != ""]
+        if carried:
+            out.update(val_loss_carried=carried[-1], val_bpc_carried=carried[-1] / math.log(2))
+    return out
+
+
+def plot_history(rows: list[dict], path, title: str = "", seq_length: int = 30) -> None:
+    """Training and validation loss (nats/char) and training accuracy against step."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if not rows:
+        return
+    step = np.array([int(r["step"]) for r in rows])
+    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    ax_loss.plot(step, [float(r["loss"]) for r in rows], lw=1, label="training (mean per log)")
+    val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"] != ""]
+    if val:
+        ax_loss.plot(*zip(*val), "o-", ms=3,
+                     label=f"validation, {seq_length}-char windows as in training")
+    carried = [(int(r["step"]), float(r["val_loss_carried"])) for r in rows
+               if r.get("val_loss_carried", "") != ""]
+    if carried:
+        ax_loss.plot(*zip(*carried), "s-", ms=3, label="validation, state carried through the text")
+    ax_loss.set_ylabel("cross-entropy (nats/char)")
+    ax_loss.set_ylim(top=min(4.5, ax_loss.get_ylim()[1]))
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend()
+    ax_acc.plot(step, [float(r["accuracy"]) for r in rows], lw=1, color="C2")
+    ax_acc.set_ylabel("training accuracy")
+    ax_acc.set_xlabel("training step")
+    ax_acc.grid(alpha=0.3)
+    if title:
+        ax_loss.set_title(f"Character LSTM on {title}")
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def _float(x):
+    return None if x in (None, "") else float(x)
+
+
+def _read_csv(path) -> list[dict]:
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+
+
+def _read_lines(path) -> list[str]:
+    try:
+        return [l for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _write_lines(path, lines) -> None:
+    from rnn_gnn.cli import atomic_write_bytes
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
