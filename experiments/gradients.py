@@ -60,14 +60,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/gradients"))
-    preset = p.add_mutually_exclusive_group()
-    preset.add_argument("--quick", action="store_true", help="the default preset: " + str(QUICK))
-    preset.add_argument("--full", action="store_true", help="the study's sizes: " + str(FULL))
-    args = p.parse_args(argv)
-
-    for key, value in (FULL if args.full else QUICK).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's sizes")
     args.models = _choices(args.models, "--models", ["rnn", "lstm"], str)
     args.input_dims = _choices(args.input_dims, "--input_dims", [1, 10], int)
     cli.check(bool(args.lengths) and all(t >= 3 for t in args.lengths),

@@ -63,14 +63,7 @@ def parse_args(argv):
                    help="box-filter width (steps) for the curves and the steps-to-0.99 count")
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/optimizers"))
-    preset = p.add_mutually_exclusive_group()
-    preset.add_argument("--quick", action="store_true", help="the default preset: " + str(QUICK))
-    preset.add_argument("--full", action="store_true", help="the thorough grid: " + str(FULL))
-    args = p.parse_args(argv)
-
-    for key, value in (FULL if args.full else QUICK).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the thorough grid")
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     unknown = [n for n in names if n not in OPTIMIZERS]
     cli.check(bool(names) and not unknown and len(set(names)) == len(names),

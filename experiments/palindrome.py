@@ -65,14 +65,7 @@ def parse_args(argv):
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in OUT/checkpoints")
     distributed.add_devices_flag(p)
-    preset = p.add_mutually_exclusive_group()
-    preset.add_argument("--quick", action="store_true", help="the default preset: " + str(QUICK))
-    preset.add_argument("--full", action="store_true", help="the study's protocol: " + str(FULL))
-    args = p.parse_args(argv)
-
-    for key, value in (FULL if args.full else QUICK).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's protocol")
     if args.input_length is not None:
         args.lengths = [args.input_length + 1]
     cli.check(args.input_dim in (1, 10),

@@ -52,6 +52,20 @@ def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
         sys.exit(130)
 
 
+def parse_with_presets(parser: argparse.ArgumentParser, argv, quick: dict, full: dict,
+                       full_help: str):
+    """Parse ``argv`` with ``--quick`` (the default) / ``--full`` presets: a preset fills
+    every flag that the user left at ``None``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help=f"the default preset: {quick}")
+    group.add_argument("--full", action="store_true", help=f"{full_help}: {full}")
+    args = parser.parse_args(argv)
+    for key, value in (full if args.full else quick).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
 def check(condition: bool, message: str) -> None:
     if not condition:
         raise UsageError(message)
