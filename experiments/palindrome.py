@@ -129,9 +129,10 @@ def run_model(args, model: str):
 
 
 def _join(a: dict, b: dict) -> dict:
-    """Concatenate two metric dicts along the step axis (``a`` may be empty)."""
-    return {k: np.concatenate([np.asarray(a[k]), np.asarray(b[k])], -1) if k in a else
-            np.asarray(b[k]) for k in b}
+    """Concatenate two metric dicts along the step axis."""
+    # Either side may be empty: a run resumed from its final checkpoint trains no steps.
+    return {k: np.concatenate([np.asarray(d[k]) for d in (a, b) if k in d], -1)
+            for k in {**a, **b}}
 
 
 def main(argv=None):

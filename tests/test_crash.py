@@ -140,6 +140,13 @@ def test_palindrome_survives_kill_9(tmp_path, env):
     for k in want:
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
     assert (ref / "final.csv").read_text() == (out / "final.csv").read_text()
+    # Killed after its last save but before its outputs: resuming trains nothing, and must
+    # still write the same curves (the history travels in the checkpoint).
+    (out / "curves.npz").unlink()
+    run(PALINDROME + ["--out", str(out), "--resume"], env)
+    got = np.load(out / "curves.npz")
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
 # ----------------------------------------------------------------------------- text
