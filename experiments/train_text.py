@@ -27,7 +27,9 @@ HELP = {
     "seq_length": "characters per training window",
     "embed_dim": "0: one-hot input; > 0: a learned embedding of this size",
     "learning_rate_decay": "multiply the learning rate by this every --decay_steps steps",
-    "keep_prob": "dropout between LSTM layers keeps this fraction (1: no dropout)",
+    "keep_prob": "dropout on each LSTM layer's output keeps this fraction (1: no dropout)",
+    "average_decay": "validate, sample and save for generation an exponential moving average "
+                     "of the weights with this decay (0: the raw weights)",
     "max_norm": "clip the gradient's global norm (<= 0: off)",
     "val_fraction": "the end of the text held out for validation",
     "eval_every": "validation loss every N steps",

@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_gnn.cells import lstm_final_state, lstm_num_params, num_params
+from rnn_gnn.cells import (lstm_final_state, lstm_fused_weights, lstm_num_params, lstm_step,
+                           num_params)
 from rnn_gnn.text.model import forward, fuse, init_params, step, zero_state
 
 V, N = 7, 16
@@ -73,15 +74,28 @@ def test_state_carries_across_pieces_and_step_matches_forward():
     chex.assert_trees_all_close(state, final, atol=1e-5)
 
 
-def test_dropout_only_between_layers_and_only_when_asked():
+def test_dropout_on_layer_outputs_only_when_asked():
     params = init_params(jax.random.PRNGKey(0), V, N, num_layers=2)
     ids = jax.random.randint(jax.random.PRNGKey(1), (2, 5), 0, V)
-    plain, _ = forward(params, ids)
+    plain, plain_state = forward(params, ids)
     key = jax.random.PRNGKey(9)
     chex.assert_trees_all_close(forward(params, ids, dropout_key=key, keep_prob=1.0)[0], plain)
-    dropped = forward(params, ids, dropout_key=key, keep_prob=0.5)[0]
+    dropped, state = forward(params, ids, dropout_key=key, keep_prob=0.5)
     assert not np.allclose(dropped, plain)
     chex.assert_trees_all_close(dropped, forward(params, ids, dropout_key=key, keep_prob=0.5)[0])
-    single = init_params(jax.random.PRNGKey(0), V, N, num_layers=1)  # nothing between layers
-    chex.assert_trees_all_close(forward(single, ids, dropout_key=key, keep_prob=0.5)[0],
-                                forward(single, ids)[0])
+    # One layer: its recurrence is untouched (same final state) and only the h(t) fed to the
+    # projection is dropped, with inverted scaling.
+    single = init_params(jax.random.PRNGKey(0), V, N, num_layers=1)
+    logits, (final,) = forward(single, ids, dropout_key=key, keep_prob=0.5)
+    _, (want_final,) = forward(single, ids)
+    chex.assert_trees_all_close(final, want_final)
+    hs = []
+    s = want_final._replace(c=jnp.zeros((2, N)), h=jnp.zeros((2, N)))
+    W_x, W_h, b = lstm_fused_weights(single["layers"][0])
+    for t in range(5):
+        s = lstm_step(W_h, s, W_x.T[ids[:, t]] + b)
+        hs.append(s.h)
+    hs = jnp.stack(hs)                                                     # [T, B, N]
+    keep = jax.random.bernoulli(jax.random.fold_in(key, 0), 0.5, hs.shape)
+    want = jnp.where(keep, hs / 0.5, 0.0) @ single["W_ph"].T + single["b_p"]
+    chex.assert_trees_all_close(logits, jnp.swapaxes(want, 0, 1), atol=1e-5)

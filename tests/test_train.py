@@ -125,3 +125,25 @@ def test_both_models_learn_length_5(model):
     _, history, final = P.train_sweep(cfg, [5], [0], log_every=200, progress=False)
     assert final["accuracy"].min() >= 0.99, final
     assert history["loss"][0, 0, -20:].mean() < 0.1
+
+
+def test_average_params_is_the_warmed_up_moving_average_and_changes_nothing_else():
+    params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(0.5)}
+    plain = T.make_optimizer("adam", 0.1, 5.0)
+    avg = T.make_optimizer("adam", 0.1, 5.0, average_decay=0.9)
+    p1, s1, p2, s2 = params, plain.init(params), params, avg.init(params)
+    chex.assert_trees_all_equal(optax.tree_utils.tree_get(s2, "average"), params)
+    want = jax.tree_util.tree_map(np.asarray, params)
+    for t in range(30):
+        grads = jax.tree_util.tree_map(lambda x: x ** 3 - t * 0.1, p1)
+        u1, s1 = plain.update(grads, s1, p1)
+        u2, s2 = avg.update(grads, s2, p2)
+        p1, p2 = optax.apply_updates(p1, u1), optax.apply_updates(p2, u2)
+        d = min(0.9, (1 + t) / (10 + t))
+        want = jax.tree_util.tree_map(lambda a, p: d * a + (1 - d) * np.asarray(p), want, p1)
+    chex.assert_trees_all_equal(p2, p1)                          # training is untouched
+    state = T.TrainState(jnp.array(30), p2, s2, jax.random.PRNGKey(0))
+    chex.assert_trees_all_close(T.averaged(state), want, rtol=1e-5)
+    assert not np.allclose(T.averaged(state)["w"], p2["w"])
+    no_avg = T.TrainState(jnp.array(30), p1, s1, jax.random.PRNGKey(0))
+    chex.assert_trees_all_equal(T.averaged(no_avg), p1)  # nothing kept: the weights

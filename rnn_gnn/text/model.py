@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from rnn_gnn.bptt import lstm_layer
 from rnn_gnn.cells import LSTMState, lstm_fused_weights, lstm_init, lstm_step, project
 from rnn_gnn.distributed import shard_batch
 from rnn_gnn.text.corpus import windows
@@ -57,14 +58,14 @@ def fuse(params: dict) -> dict:
     return {"table": table, "layers": fused, "W_ph": params["W_ph"], "b_p": params["b_p"]}
 
 
-def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float = 1.0,
-            unroll: int = 1):
+def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float = 1.0):
     """Logits at every step and the final state.
 
     ``ids [B, T]`` int -> ``(logits [B, T, V], state)``; ``state`` (default zeros) is a tuple
     of per-layer ``LSTMState``, so a long text can be fed in pieces.  With ``dropout_key`` and
-    ``keep_prob < 1`` the outputs of every layer but the top one are dropped (inverted dropout,
-    a fresh mask per step and unit, as ``torch.nn.LSTM(dropout=...)``).
+    ``keep_prob < 1`` the output of every layer is dropped, the top one's before the projection
+    too (inverted dropout on the non-recurrent connections, a fresh mask per step and unit, as
+    Zaremba et al. 2014); the recurrent h(t-1) -> h(t) path is never dropped.
     """
     fused = fuse(params)
     if state is None:
@@ -74,20 +75,13 @@ def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float
     for l, (W_x, W_h, b) in enumerate(fused["layers"]):
         if l > 0:
             x_proj = hs @ W_x.T + b                          # all steps of this layer at once
-        final, hs = jax.lax.scan(_cell(W_h), state[l], x_proj, unroll=unroll)
+        final, hs = lstm_layer(W_h, state[l], x_proj)         # hand-derived BPTT backward
         finals.append(final)
-        if dropout_key is not None and keep_prob < 1.0 and l < len(fused["layers"]) - 1:
+        if dropout_key is not None and keep_prob < 1.0:
             keep = jax.random.bernoulli(jax.random.fold_in(dropout_key, l), keep_prob, hs.shape)
             hs = jnp.where(keep, hs / keep_prob, 0.0)
     logits = project(params, hs)                             # [T, B, V]
     return jnp.swapaxes(logits, 0, 1), tuple(finals)
-
-
-def _cell(W_h):
-    def body(state, x_proj):
-        state = lstm_step(W_h, state, x_proj)
-        return state, state.h
-    return body
 
 
 def step(fused: dict, state, ids):
@@ -103,7 +97,7 @@ def step(fused: dict, state, ids):
     return tuple(new), logits
 
 
-def make_loss(batch_size: int, seq_length: int, keep_prob: float = 1.0, unroll: int = 1):
+def make_loss(batch_size: int, seq_length: int, keep_prob: float = 1.0):
     """``loss_fn(params, key, data)`` for ``rnn_gnn.train.train``: draws ``batch_size`` random
     windows of ``data`` (int ids ``[N]``, passed as the loop's ``task``) and returns the mean
     cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy."""
@@ -111,7 +105,7 @@ def make_loss(batch_size: int, seq_length: int, keep_prob: float = 1.0, unroll: 
         batch_key, dropout_key = jax.random.split(key)
         x, y = shard_batch(windows(batch_key, data, batch_size, seq_length))
         logits, _ = forward(params, x, dropout_key=dropout_key if keep_prob < 1.0 else None,
-                            keep_prob=keep_prob, unroll=unroll)
+                            keep_prob=keep_prob)
         loss, accuracy = softmax_cross_entropy(logits, y)
         return loss, {"accuracy": accuracy}
     return loss_fn

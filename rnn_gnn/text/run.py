@@ -36,8 +36,8 @@ from rnn_gnn.cli import UsageError, save_figure, write_csv, write_json
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, init_params, make_loss
 from rnn_gnn.text.sample import random_starts, sample
-from rnn_gnn.train import (TrainState, checkpointer, init_state, make_optimizer, restore_or,
-                           train)
+from rnn_gnn.train import (TrainState, averaged, checkpointer, init_state, make_optimizer,
+                           restore_or, train)
 
 RESULTS = Path("results") / "text"
 
@@ -53,9 +53,10 @@ class Config:
     learning_rate: float = 2e-3
     learning_rate_decay: float = 0.96  # multiply the learning rate by this ...
     decay_steps: int = 5000            # ... every this many steps (staircase)
-    keep_prob: float = 1.0          # dropout between LSTM layers keeps this fraction
+    keep_prob: float = 0.75         # dropout on each layer's output (the original: 1.0, none)
     max_norm: float = 5.0           # clip the global gradient norm
     optimizer: str = "adam"
+    average_decay: float = 0.999    # evaluate, sample and ship a moving average of the weights
     train_steps: int = 20000
     init: str = "pytorch"
     seed: int = 0
@@ -69,7 +70,7 @@ class Config:
 
 # A small model that learns visible words in about a minute on two CPU cores.
 QUICK = dict(num_hidden=96, num_layers=1, train_steps=1500, batch_size=32, learning_rate=1e-2,
-             sample_every=100, eval_every=250, checkpoint_every=500)
+             keep_prob=1.0, sample_every=100, eval_every=250, checkpoint_every=500)
 
 # Settings that only change how long or how often we look: a resumed run may change them.
 FREE_ON_RESUME = {"train_steps", "sample_every", "eval_every", "checkpoint_every",
@@ -110,6 +111,8 @@ def validate(cfg: Config) -> None:
         raise UsageError("embed_dim and num_greedy must be >= 0")
     if not 0 < cfg.keep_prob <= 1:
         raise UsageError(f"keep_prob must be in (0, 1], got {cfg.keep_prob}")
+    if not 0 <= cfg.average_decay < 1:
+        raise UsageError(f"average_decay must be in [0, 1), got {cfg.average_decay}")
     if not 0 <= cfg.val_fraction < 1:
         raise UsageError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
     if not (cfg.learning_rate > 0 and 0 < cfg.learning_rate_decay <= 1):
@@ -129,7 +132,8 @@ def schedule(cfg: Config):
 
 def initial_state(cfg: Config, vocab_size: int):
     """``(state, optimizer)`` at step 0; also the structure every checkpoint is read into."""
-    optimizer = make_optimizer(cfg.optimizer, schedule(cfg), cfg.max_norm)
+    optimizer = make_optimizer(cfg.optimizer, schedule(cfg), cfg.max_norm,
+                               average_decay=cfg.average_decay)
     init_key, train_key = jax.random.split(jax.random.PRNGKey(cfg.seed))
     params = init_params(init_key, vocab_size, cfg.num_hidden, cfg.num_layers, cfg.embed_dim,
                          cfg.init)
@@ -166,7 +170,7 @@ def load_model(path):
         state, meta = checkpoint.load(path, target=jax.device_get(target))
     except checkpoint.CheckpointError as e:
         raise UsageError(str(e)) from None
-    return jax.tree_util.tree_map(jnp.asarray, state.params), meta["vocab"], meta, path
+    return jax.tree_util.tree_map(jnp.asarray, averaged(state)), meta["vocab"], meta, path
 
 
 # ----------------------------------------------------------------------------- training
@@ -216,7 +220,7 @@ def train_run(cfg: Config, text: str, run_dir, *, corpus_name: str = "", resume:
                    learning_rate=float(lr(step - 1)), time_s=round(time.perf_counter() - t0, 2))
         if held_out and (step % cfg.eval_every == 0 or step == cfg.train_steps):
             for suffix, (x, y) in held_out.items():
-                loss, acc = jax.device_get(evaluate(state.params, x, y))
+                loss, acc = jax.device_get(evaluate(averaged(state), x, y))
                 row.update({f"val_loss{suffix}": float(loss),
                             f"val_bpc{suffix}": float(loss) / math.log(2),
                             f"val_accuracy{suffix}": float(acc)})
@@ -228,7 +232,7 @@ def train_run(cfg: Config, text: str, run_dir, *, corpus_name: str = "", resume:
         if cfg.num_greedy and step % cfg.sample_every == 0:
             key = jax.random.fold_in(sample_key, step)
             first = random_starts(key, data, cfg.num_greedy)
-            out = sample(state.params, key, first, cfg.sample_length - 1, 0.0)
+            out = sample(averaged(state), key, first, cfg.sample_length - 1, 0.0)
             texts = [corpus.decode(np.concatenate([f, o]), vocab)
                      for f, o in zip(np.asarray(first), np.asarray(out))]
             samples.extend(f"{step} " + json.dumps(t, ensure_ascii=False) for t in texts)
