@@ -1,4 +1,7 @@
-"""Question 2.1: train a character-level LSTM on a book (defaults: the original study's).
+"""Question 2.1: train a character-level LSTM on a book (defaults: the original's + dropout).
+
+The original study's settings plus dropout 0.25 on each layer's output and averaged weights
+for evaluation; --keep_prob 1 --average_decay 0 is the original exactly.
 
     python experiments/train_text.py                      # Grimms' Fairy Tales, 2x128, 20,000 steps
     python experiments/train_text.py --quick              # a small model in about a minute
