@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from rnn_gnn.bptt import lstm_layer
-from rnn_gnn.cells import LSTMState, lstm_fused_weights, lstm_init, lstm_step, project
+from rnn_gnn.cells import (LSTMState, gate_activations, lstm_fused_weights, lstm_init, lstm_step,
+                           lstm_update, project)
 from rnn_gnn.distributed import shard_batch
 from rnn_gnn.text.corpus import windows
 from rnn_gnn.train import softmax_cross_entropy
@@ -50,12 +51,15 @@ def zero_state(params: dict, batch_size: int) -> tuple[LSTMState, ...]:
 
 
 def fuse(params: dict) -> dict:
-    """Per layer ``(W_x, W_h, b)`` with the gates stacked, and the first layer's input table
-    ``[V, 4n]``: the projection ``W_x x + b`` of every possible character."""
+    """Per layer ``(W_x, W_h, b)`` with the gates stacked; the first layer's input table
+    ``[V, 4n]``, the projection ``W_x x + b`` of every possible character; and for the layers
+    above it ``[W_x, W_h]^T`` ``[2n, 4n]``, so that ``step`` does one matmul per layer."""
     fused = [lstm_fused_weights(layer) for layer in params["layers"]]
     W_x, _, b = fused[0]
     table = (params["embed"] @ W_x.T if "embed" in params else W_x.T) + b
-    return {"table": table, "layers": fused, "W_ph": params["W_ph"], "b_p": params["b_p"]}
+    stacked = [jnp.concatenate([W_x, W_h], 1).T for W_x, W_h, _ in fused[1:]]   # [2n, 4n]
+    return {"table": table, "layers": fused, "stacked": stacked, "W_ph": params["W_ph"],
+            "b_p": params["b_p"]}
 
 
 def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float = 1.0):
@@ -87,12 +91,11 @@ def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float
 def step(fused: dict, state, ids):
     """One character through all layers: ``ids [B]`` -> ``(state, logits [B, V])``.
     ``fused = fuse(params)``, computed once outside the sampling loop."""
-    x_proj = fused["table"][ids]
-    new = []
-    for l, (W_x, W_h, b) in enumerate(fused["layers"]):
-        if l > 0:
-            x_proj = new[-1].h @ W_x.T + b
-        new.append(lstm_step(W_h, state[l], x_proj))
+    new = [lstm_step(fused["layers"][0][1], state[0], fused["table"][ids])]
+    for l in range(1, len(state)):
+        # [h below, h before] @ [W_x, W_h]^T + b: one matmul per layer instead of two
+        z = jnp.concatenate([new[-1].h, state[l].h], -1) @ fused["stacked"][l - 1]
+        new.append(lstm_update(state[l], gate_activations(z + fused["layers"][l][2])))
     logits = new[-1].h @ fused["W_ph"].T + fused["b_p"]
     return tuple(new), logits
 
