@@ -120,6 +120,22 @@ def rnn_backward(params, residuals, dp, mask=None, unroll: int = 1):
 
 # ----------------------------------------------------------------------------- LSTM
 
+def _lstm_step_backward(gate, c, c_before, dh, dc_next, m=None):
+    """One step of the LSTM's reverse recursion (module doc): ``(dL/dz(t) [B, 4n], dL/dc(t) f(t))``
+    from the gates (g, i, f, o)(t), c(t), c(t-1), dL/dh(t) and dL/dc(t) carried from t+1.  A
+    masked-out step (``m`` False) gets dz(t) = 0."""
+    g, i, f, o = jnp.split(gate, 4, axis=-1)
+    tanh_c = jnp.tanh(c)
+    dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
+    if m is not None:
+        dc, dh = jnp.where(m, dc, 0.0), jnp.where(m, dh, 0.0)
+    d_gate = jnp.concatenate([dc * i, dc * g, dc * c_before, dh * tanh_c], axis=-1)
+    # Through the activations: tanh' = 1 - g^2, sigmoid' = s (1 - s); for a gate written as
+    # a tanh(a z) + 1 - a (cells.gate_activations) both are a^2 - (gate - 1 + a)^2.
+    a = cells.gate_scale(gate.shape[-1], gate.dtype)
+    return d_gate * (a * a - jnp.square(gate - 1.0 + a)), dc * f
+
+
 def lstm_forward(params, x, mask=None, unroll: int = 1):
     """Logits p(T) and the residuals: x, the gates (g, i, f, o) [T, B, 4n], c(0..T-1), h(0..T-1)
     [T, B, n] and the final state."""
@@ -145,24 +161,13 @@ def lstm_backward(params, residuals, dp, mask=None, unroll: int = 1):
     """Gradients of every parameter and of x, given dL/dp(T) = ``dp`` (module doc's equations)."""
     x_tm, gates, c_prev, h_prev, final = residuals
     W_x, W_h, _ = lstm_fused_weights(params)
-    a = cells.gate_scale(gates.shape[-1], gates.dtype)
 
     def step(carry, inputs):
         dh, dc_next, c = carry                       # dL/dh(t), dL/dc(t) carried from t+1, c(t)
         gate, c_before, m = inputs                   # (g, i, f, o)(t), c(t-1)
-        g, i, f, o = jnp.split(gate, 4, axis=-1)
-        tanh_c = jnp.tanh(c)
-        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
-        dh_here = dh
-        if m is not None:                            # a masked-out step: dz(t) = 0
-            dc, dh_here = jnp.where(m, dc, 0.0), jnp.where(m, dh, 0.0)
-        d_gate = jnp.concatenate([dc * i, dc * g, dc * c_before, dh_here * tanh_c], axis=-1)
-        # Through the activations: tanh' = 1 - g^2, sigmoid' = s (1 - s); for a gate written as
-        # a tanh(a z) + 1 - a (cells.gate_activations) both are a^2 - (gate - 1 + a)^2.
-        dz = d_gate * (a * a - jnp.square(gate - 1.0 + a))
+        dz, dc_f = _lstm_step_backward(gate, c, c_before, dh, dc_next, m)
         dh_before = _keep_if(m, dz @ W_h, dh)       # sum over gates of W_.h^T dL/dz_.(t)
-        dc_before = _keep_if(m, dc * f, dc_next)
-        return (dh_before, dc_before, c_before), dz
+        return (dh_before, _keep_if(m, dc_f, dc_next), c_before), dz
 
     dh_T = dp @ params["W_ph"]
     _, dz = jax.lax.scan(step, (dh_T, jnp.zeros_like(dh_T), final.c), (gates, c_prev, mask),
@@ -203,18 +208,12 @@ def _lstm_layer_fwd(W_h, state, x_proj):
 def _lstm_layer_bwd(residuals, cotangents):
     W_h, gates, c_prev, h_prev, c_T = residuals
     d_final, d_hs = cotangents
-    a = cells.gate_scale(gates.shape[-1], gates.dtype)
 
     def step(carry, inputs):
         dh, dc_next, c = carry
         gate, c_before, dh_out = inputs              # dh_out: dL/dh(t) from the layer's output
-        dh = dh + dh_out
-        g, i, f, o = jnp.split(gate, 4, axis=-1)
-        tanh_c = jnp.tanh(c)
-        dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)
-        d_gate = jnp.concatenate([dc * i, dc * g, dc * c_before, dh * tanh_c], axis=-1)
-        dz = d_gate * (a * a - jnp.square(gate - 1.0 + a))   # as in lstm_backward
-        return (dz @ W_h, dc * f, c_before), dz
+        dz, dc_f = _lstm_step_backward(gate, c, c_before, dh + dh_out, dc_next)
+        return (dz @ W_h, dc_f, c_before), dz
 
     (dh_0, dc_0, _), dz = jax.lax.scan(step, (d_final.h, d_final.c, c_T), (gates, c_prev, d_hs),
                                        reverse=True)
