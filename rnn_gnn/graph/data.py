@@ -1,24 +1,38 @@
 """Graphs for node classification: Zachary's karate club and the Planetoid citation graphs.
 
 Planetoid (Yang, Cohen & Salakhutdinov 2016; files from https://github.com/kimiyoung/planetoid)
-ships each dataset as eight ``ind.{name}.{suffix}`` files, seven of them Python-2 pickles.
-Unpickling runs code named by the file, so they are read with a restricted unpickler that
-admits exactly the objects those files are made of (``ALLOWED_GLOBALS``); any other reference
-is refused before anything is called.  The standard split is Kipf & Welling's: the first
-``len(y)`` nodes (20 per class) train, the next 500 validate, the ``test.index`` nodes (1000)
-test.
+ships each dataset as eight ``ind.{name}.{suffix}`` files, seven of them Python-2 pickles.  The
+standard split is Kipf & Welling's: the first ``len(y)`` nodes (20 per class) train, the next
+500 validate, the ``test.index`` nodes (1000) test.
+
+The files are untrusted input, read in three stages so that nothing in them reaches code that
+trusts its input:
+
+1. For the published datasets (Cora, Citeseer) every file's sha256 is checked before it is
+   parsed; a modified copy is refused unless the caller passes ``allow_modified=True``
+   (``ALLOW_MODIFIED_FLAG`` on the command line).
+2. The pickles are parsed by a restricted unpickler that admits only the names the files are
+   made of (``ALLOWED_GLOBALS``) and maps the NumPy/SciPy ones to inert records: NumPy's and
+   SciPy's own ``__setstate__`` (C code that trusts its state) never run on file contents.
+3. The records are validated -- plain numeric dtypes, byte counts that fit the shapes, the full
+   CSR format check (indptr monotone from 0 to nnz, indices in range), finite values, shapes
+   consistent across the eight files, adjacency lists of integers naming exactly the nodes
+   0..n-1 -- and only then turned into arrays.  Every failure, ``MemoryError`` and
+   ``OverflowError`` included, is a one-line ``DataError`` naming the file.
 
 Where the files come from, in order: an explicit directory (``--data-dir``), the directory in
-``$RNN_GNN_PLANETOID``, the project's read-only copy ``../shared/datasets/planetoid``, the
-download cache (``$XDG_CACHE_HOME/rnn_gnn/planetoid``).  Downloading is opt-in
-(``download=True``): it fetches from the Planetoid repository, checks each file's sha256 and
-writes it atomically, so an interrupted download never leaves a half file in the cache.
+``$RNN_GNN_PLANETOID``, the download cache (``$XDG_CACHE_HOME/rnn_gnn/planetoid``, default
+``~/.cache/rnn_gnn/planetoid``).  Downloading is opt-in (``download=True``): it fetches from the
+Planetoid repository, checks each file's sha256 and writes it atomically, so an interrupted
+download never leaves a half file in the cache.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import io
+import math
 import os
 import pickle
 import urllib.error
@@ -37,7 +51,7 @@ from rnn_gnn.cli import atomic_write_bytes
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 PLANETOID_SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 PLANETOID_ENV = "RNN_GNN_PLANETOID"
-SHARED_PLANETOID = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "planetoid"
+ALLOW_MODIFIED_FLAG = "--allow_modified"  # the CLI flag for ``allow_modified=True``
 NUM_VAL = 500
 
 # sha256 of the published files (../shared/DATA.md); a download must match them.
@@ -133,26 +147,54 @@ def karate_club(num_labels_per_club: int = 1) -> NodeData:
 
 
 # ----------------------------------------------------------------------------- restricted pickle
+#
+# Unpickling calls whatever the file names, with arguments the file chooses.  The names below
+# are the only ones admitted; the NumPy and SciPy ones map to records that just keep their
+# arguments and state, because ndarray/dtype/csr_matrix ``__setstate__`` would take that state
+# on trust (object dtypes, out-of-range sparse indices: the C code then reads wild memory).
+
+class _NDArrayName:
+    """Stands for ``numpy.ndarray`` (the first argument of ``_reconstruct``)."""
+    __slots__ = ()
+
+
+class _Record:
+    """A call the pickle makes to an admitted name: its arguments, then (BUILD) its state.
+    Class-level defaults, because NEWOBJ creates an instance without calling ``__init__``."""
+    args: tuple = ()
+    state = None
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _ArrayRecord(_Record):
+    """A pickled ndarray: ``_reconstruct(ndarray, (0,), b"b")``, then its state."""
+
+
+class _DTypeRecord(_Record):
+    """A pickled dtype: ``dtype(code, align, copy)``, then its state."""
+
+
+class _CSRRecord(_Record):
+    """A pickled ``csr_matrix``: created empty, then given its attribute dict as state."""
+
 
 def _allowed_globals() -> dict:
-    """The six objects the Planetoid pickles are made of, under the module paths they were
-    pickled with (Python 2, old NumPy/SciPy) and their current paths (same objects)."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # NumPy < 2
-        from numpy.core.multiarray import _reconstruct
-    allowed = {
-        ("collections", "defaultdict"): collections.defaultdict,
-        ("numpy", "dtype"): np.dtype,
-        ("numpy", "ndarray"): np.ndarray,
-        ("scipy.sparse", "csr_matrix"): sp.csr_matrix,
-    }
+    """The six names the Planetoid pickles use, under the module paths they were pickled with
+    (Python 2, old NumPy/SciPy) and their current paths."""
+    allowed = {("collections", "defaultdict"): collections.defaultdict,
+               ("numpy", "dtype"): _DTypeRecord,
+               ("numpy", "ndarray"): _NDArrayName}
     for module in ("__builtin__", "builtins"):
         allowed[(module, "list")] = list
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = _reconstruct
-    for module in ("scipy.sparse.csr", "scipy.sparse._csr"):
-        allowed[(module, "csr_matrix")] = sp.csr_matrix
+        allowed[(module, "_reconstruct")] = _ArrayRecord
+    for module in ("scipy.sparse", "scipy.sparse.csr", "scipy.sparse._csr"):
+        allowed[(module, "csr_matrix")] = _CSRRecord
     return allowed
 
 
@@ -171,20 +213,159 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise RefusedPickle(f"{module}.{name}") from None
 
 
-def restricted_load(path) -> object:
-    """Unpickle a Planetoid file, admitting only ``ALLOWED_GLOBALS`` (nothing else runs)."""
-    path = Path(path)
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def unpickle_records(raw: bytes, source) -> object:
+    """Parse pickle bytes into lists, dicts, numbers, strings and inert records (nothing runs)."""
     try:
-        with open(path, "rb") as f:
-            return _RestrictedUnpickler(f, encoding="latin1").load()
+        return _RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except RefusedPickle as e:
         raise RefusedPickle(
-            f"{path}: refused to unpickle {e} (a Planetoid file holds only NumPy/SciPy arrays, "
+            f"{source}: refused to unpickle {e} (a Planetoid file holds only NumPy/SciPy arrays, "
             f"lists and dicts); the file is not a Planetoid file or was tampered with") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not a readable Planetoid pickle "
-                        f"({type(e).__name__}: {e})") from None
+    # Any exception here comes from malformed bytes (truncation, bad opcodes, wrong argument
+    # counts, a huge memo index); all of them mean the same thing to the user.
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{source}: not a readable Planetoid pickle ({_first_line(e)})") from None
+
+
+def restricted_load(path) -> object:
+    """Unpickle and validate one Planetoid pickle: a CSR matrix, a 2-D array, or a dict of
+    adjacency lists, as real SciPy/NumPy/Python objects (see the module docstring)."""
+    path = Path(path)
+    return restricted_value(_read(path), path)
+
+
+def restricted_value(raw: bytes, path):
+    """``restricted_load`` on bytes already read (so that they are the bytes hash-checked)."""
+    return _value(unpickle_records(raw, path), path)
+
+
+# ----------------------------------------------------------------------------- validating records
+
+_PLAIN_CODES = {f"{kind}{size}" for kind, sizes in (("b", "1"), ("u", "1248"), ("i", "1248"),
+                                                    ("f", "248")) for size in sizes}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Far more bag-of-words columns than any citation dataset has (Citeseer: 3703); the first
+# layer's weights grow with it, so a crafted width would exhaust memory far from here.
+MAX_FEATURES = 1 << 20
+
+
+def _dtype(record, path) -> np.dtype:
+    """A plain numeric dtype (bool, int, uint, float), never object, structured or sub-array."""
+    if not isinstance(record, _DTypeRecord) or len(record.args) != 3:
+        raise DataError(f"{path}: an array without a plain dtype")
+    code, state = record.args[0], record.state
+    if not (isinstance(code, str) and code in _PLAIN_CODES):
+        raise DataError(f"{path}: arrays of dtype {str(code)[:20]!r} are not accepted "
+                        f"(plain numbers only)")
+    dtype = np.dtype(code)
+    # (version, byte order, subarray, names, fields, elsize, alignment, flags): a plain number
+    # has neither subarray, names nor fields, and its size comes from the code.
+    if state is not None:
+        if not (type(state) is tuple and len(state) == 8 and state[0] == 3
+                and state[1] in ("<", ">", "|", "=") and state[2:7] == (None, None, None, -1, -1)
+                and state[7] == 0):
+            raise DataError(f"{path}: malformed dtype state for {code!r}")
+        if state[1] == ">":
+            dtype = dtype.newbyteorder(">")
+    return dtype
+
+
+def _array(record, path) -> np.ndarray:
+    """A NumPy array from its record, after checking dtype, shape, byte count and finiteness."""
+    if not (isinstance(record, _ArrayRecord) and len(record.args) == 3
+            and record.args[0] is _NDArrayName):
+        raise DataError(f"{path}: expected a NumPy array, found {type(record).__name__}")
+    state = record.state
+    if not (type(state) is tuple and len(state) == 5 and state[0] == 1):
+        raise DataError(f"{path}: malformed array state")
+    _, shape, dtype, fortran, raw = state
+    if not (type(shape) is tuple and len(shape) <= 2
+            and all(type(s) is int and s >= 0 for s in shape)):
+        raise DataError(f"{path}: malformed array shape")
+    dtype = _dtype(dtype, path)
+    if isinstance(raw, str):  # a Python-2 str read with encoding="latin1"
+        raw = raw.encode("latin1")
+    if type(fortran) is not bool or not isinstance(raw, bytes):
+        raise DataError(f"{path}: malformed array state")
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        raise DataError(f"{path}: array of shape {shape} and dtype {dtype} needs "
+                        f"{math.prod(shape) * dtype.itemsize} bytes, the file holds {len(raw)}")
+    array = (np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C")
+             .astype(dtype.newbyteorder("="), order="C"))
+    # Everything ends up float32: a float that is not finite there poisons training silently.
+    if dtype.kind == "f" and array.size and not np.all(np.abs(array) <= _FLOAT32_MAX):
+        raise DataError(f"{path}: array holds NaN, inf or values beyond float32")
+    return array
+
+
+def _shape2(shape, path) -> tuple[int, int]:
+    if not (type(shape) is tuple and len(shape) == 2
+            and all(type(s) is int and s >= 0 for s in shape)):
+        raise DataError(f"{path}: malformed sparse matrix shape")
+    return shape
+
+
+def _index_array(record, path, what) -> np.ndarray:
+    a = _array(record, path)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise DataError(f"{path}: sparse {what} must be a 1-D integer array")
+    if a.size and a.dtype.kind == "u" and a.max() > np.iinfo(np.int64).max:
+        raise DataError(f"{path}: sparse {what} out of range")
+    return a.astype(np.int64)
+
+
+def _csr(record, path) -> sp.csr_matrix:
+    """A CSR matrix, after SciPy's full format check done here first (SciPy's constructor
+    checks only lengths; its C++ kernels then index with whatever ``indices`` hold)."""
+    state = record.state
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: malformed sparse matrix")
+    missing = [k for k in ("data", "indices", "indptr", "_shape") if k not in state]
+    if missing or state.get("format", "csr") != "csr":
+        raise DataError(f"{path}: malformed sparse matrix (missing {', '.join(missing) or 'csr'})")
+    rows, cols = _shape2(state["_shape"], path)
+    indptr = _index_array(state["indptr"], path, "indptr")
+    indices = _index_array(state["indices"], path, "indices")
+    data = _array(state["data"], path)
+    if data.ndim != 1:
+        raise DataError(f"{path}: sparse data must be a 1-D array")
+    if len(indptr) != rows + 1 or indptr[0] != 0 or indptr[-1] != len(indices):
+        raise DataError(f"{path}: sparse indptr does not span 0..{len(indices)} over {rows} rows")
+    if np.any(np.diff(indptr) < 0):
+        raise DataError(f"{path}: sparse indptr is not monotone")
+    if len(data) != len(indices):
+        raise DataError(f"{path}: sparse data and indices differ in length")
+    if len(indices) and (indices.min() < 0 or indices.max() >= cols):
+        raise DataError(f"{path}: sparse column index outside 0..{cols - 1}")
+    return sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
+
+
+def _adjacency_lists(obj, path) -> dict:
+    """A dict of int -> list of ints (Python ints only: no bools, floats or strings)."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a dict of adjacency lists, found {type(obj).__name__}")
+    for node, neighbours in obj.items():
+        if type(node) is not int or type(neighbours) is not list:
+            raise DataError(f"{path}: expected a dict of int -> list of ints")
+        if not all(type(v) is int for v in neighbours):
+            raise DataError(f"{path}: adjacency list of node {node} holds a non-integer")
+    return obj
+
+
+def _value(obj, path):
+    """A validated file: CSR matrix, 2-D array, or adjacency dict; anything else refused."""
+    if isinstance(obj, _CSRRecord):
+        return _csr(obj, path)
+    if isinstance(obj, _ArrayRecord):
+        return _array(obj, path)
+    if isinstance(obj, dict):
+        return _adjacency_lists(obj, path)
+    raise DataError(f"{path}: expected a matrix or an adjacency dict, found {type(obj).__name__}")
 
 
 # ----------------------------------------------------------------------------- Planetoid files
@@ -204,14 +385,14 @@ def _complete(name: str, directory) -> bool:
 
 def find_planetoid(name: str, data_dir=None, download: bool = False,
                    url: str = PLANETOID_URL) -> Path:
-    """The directory holding all eight ``ind.{name}.*`` files (see the module docstring for
-    where it looks); downloads into the cache when ``download`` and nothing is found."""
+    """The directory holding all eight ``ind.{name}.*`` files: ``data_dir`` if given, else
+    ``$RNN_GNN_PLANETOID``, else the cache; downloads into it when ``download`` and nothing is
+    found."""
     check_name(name)
     if data_dir is not None:
         candidates = [Path(data_dir)]
     else:
-        candidates = [Path(p) for p in [os.environ.get(PLANETOID_ENV)] if p]
-        candidates += [SHARED_PLANETOID, cache_dir()]
+        candidates = [Path(p) for p in [os.environ.get(PLANETOID_ENV)] if p] + [cache_dir()]
     for directory in candidates:
         if _complete(name, directory):
             return directory
@@ -255,57 +436,128 @@ def check_name(name: str) -> None:
         raise DataError(f"bad dataset name {name!r}")
 
 
-def _matrix(obj, path, rows=None):
-    if sp.issparse(obj):
-        obj = sp.csr_matrix((np.asarray(obj.data), np.asarray(obj.indices),
-                             np.asarray(obj.indptr)), shape=obj.shape)
-    elif not isinstance(obj, np.ndarray):
-        raise DataError(f"{path}: expected a matrix, found {type(obj).__name__}")
-    if obj.ndim != 2 or (rows is not None and obj.shape[0] != rows):
-        raise DataError(f"{path}: unexpected shape {obj.shape}")
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def check_published(name: str, suffix: str, raw: bytes, path) -> None:
+    """Refuse a file of a published dataset whose bytes are not the published ones."""
+    want = PLANETOID_SHA256.get(name, {}).get(suffix)
+    digest = hashlib.sha256(raw).hexdigest()
+    if want is not None and digest != want:
+        raise DataError(f"{path}: sha256 {digest[:12]}... is not the published {want[:12]}...; "
+                        f"the file was modified or damaged (pass {ALLOW_MODIFIED_FLAG} to load "
+                        f"it anyway)")
+
+
+def parse_test_index(raw: bytes, path) -> list[int]:
+    """``test.index``: one non-negative integer per line (blank lines ignored), at least one."""
+    try:
+        lines = raw.decode("ascii").split()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: expected one integer per line (not ASCII text)") from None
+    if not lines:
+        raise DataError(f"{path}: no test node indices (empty file)")
+    if not all(line.isdigit() and len(line) <= 18 for line in lines):
+        bad = next(line for line in lines if not (line.isdigit() and len(line) <= 18))
+        raise DataError(f"{path}: expected one non-negative integer per line, found {bad[:20]!r}")
+    return [int(line) for line in lines]
+
+
+def _matrix(obj, path, rows=None, cols=None, dense_only=False):
+    """A non-empty 2-D matrix (CSR, or dense only where ``dense_only``) of the expected size."""
+    if isinstance(obj, dict) or (dense_only and sp.issparse(obj)):
+        kind = "dense array" if dense_only else "matrix"
+        raise DataError(f"{path}: expected a {kind}, found {type(obj).__name__}")
+    want = (obj.shape[0] if rows is None else rows, obj.shape[1] if cols is None else cols)
+    if obj.ndim != 2 or obj.shape != want:
+        raise DataError(f"{path}: unexpected shape {obj.shape} (expected "
+                        f"{'N' if rows is None else rows} x {'K' if cols is None else cols})")
+    if min(obj.shape) == 0:
+        raise DataError(f"{path}: empty matrix of shape {obj.shape}")
     return obj
 
 
-def load_planetoid(name: str, data_dir=None, download: bool = False,
-                   url: str = PLANETOID_URL) -> NodeData:
-    """Cora / Citeseer (or any dataset in the ``ind.*`` format) with the standard split.
+class _Files(NamedTuple):
+    """The eight files, validated one by one (``test_index`` as a Python list)."""
+    x: sp.csr_matrix | np.ndarray
+    y: np.ndarray
+    tx: sp.csr_matrix | np.ndarray
+    ty: np.ndarray
+    allx: sp.csr_matrix | np.ndarray
+    ally: np.ndarray
+    graph: dict
+    test_index: list
 
-    Features are row-normalised (each row sums to 1, as both papers preprocess them) and
-    stored sparse (BCOO).  Where ``test.index`` skips nodes (Citeseer has 15 isolated nodes
-    outside every split), those nodes get zero features and label -1, as the standard loaders
-    give them all-zero rows.
-    """
-    directory = find_planetoid(name, data_dir, download, url)
+
+def read_planetoid_files(name: str, directory, allow_modified: bool = False) -> _Files:
+    """The eight files of ``directory``: hash-checked (published datasets, unless
+    ``allow_modified``), parsed without running code, each validated on its own."""
     files = planetoid_files(name, directory)
-    obj = {s: restricted_load(files[s]) for s in PLANETOID_SUFFIXES if s != "test.index"}
-    try:
-        test_index = np.loadtxt(files["test.index"], dtype=np.int64, ndmin=1)
-    except ValueError as e:
-        raise DataError(f"{files['test.index']}: expected one integer per line ({e})") from None
-    y = _matrix(obj["y"], files["y"])
-    x = _matrix(obj["x"], files["x"], rows=len(y))
-    allx = _matrix(obj["allx"], files["allx"])
-    ally = _matrix(obj["ally"], files["ally"], rows=allx.shape[0])
-    ty = _matrix(obj["ty"], files["ty"])
-    tx = _matrix(obj["tx"], files["tx"], rows=len(ty))
-    graph = obj["graph"]
-    if not isinstance(graph, dict) or not all(isinstance(v, list) for v in graph.values()):
-        raise DataError(f"{files['graph']}: expected a dict of adjacency lists")
-    if len(test_index) != len(ty) or test_index.min() != allx.shape[0]:
-        raise DataError(f"{files['test.index']}: {len(test_index)} indices starting at "
-                        f"{test_index.min()} do not match {len(ty)} test rows after "
-                        f"{allx.shape[0]} others")
+    raw = {s: _read(files[s]) for s in PLANETOID_SUFFIXES}
+    if not allow_modified:
+        for suffix in PLANETOID_SUFFIXES:
+            check_published(name, suffix, raw[suffix], files[suffix])
+    values = {s: restricted_value(raw[s], files[s]) for s in PLANETOID_SUFFIXES
+              if s != "test.index"}
+    return _Files(**{s: values[s] for s in ("x", "y", "tx", "ty", "allx", "ally", "graph")},
+                  test_index=parse_test_index(raw["test.index"], files["test.index"]))
+
+
+def _check_consistent(f: _Files, files: dict) -> tuple[int, int]:
+    """Cross-file checks; returns ``(n, num_classes)`` with n = max(test.index) + 1."""
+    # allx/ally, the biggest pair, set the sizes; the others are measured against them.
+    ally = _matrix(f.ally, files["ally"], dense_only=True)
+    classes = ally.shape[1]
+    allx = _matrix(f.allx, files["allx"], rows=len(ally))
+    features = allx.shape[1]
+    if features > MAX_FEATURES:
+        raise DataError(f"{files['allx']}: {features} feature columns (at most {MAX_FEATURES})")
+    y = _matrix(f.y, files["y"], cols=classes, dense_only=True)
+    ty = _matrix(f.ty, files["ty"], cols=classes, dense_only=True)
+    if len(y) > len(ally):
+        raise DataError(f"{files['y']}: {len(y)} training rows but only {len(ally)} in ally")
+    _matrix(f.x, files["x"], rows=len(y), cols=features)
+    _matrix(f.tx, files["tx"], rows=len(ty), cols=features)
+    index, path = f.test_index, files["test.index"]
+    if len(index) != len(ty) or min(index) != len(ally) or len(set(index)) != len(index):
+        raise DataError(f"{path}: {len(index)} indices starting at {min(index)} "
+                        f"({len(index) - len(set(index))} repeated) do not match {len(ty)} "
+                        f"distinct test rows after {len(ally)} others")
+    n = max(index) + 1
+    # The format's graph has one adjacency list per node 0..n-1 (Kipf & Welling's loader builds
+    # the adjacency from it and needs it to line up with the features).  Checking that bounds n
+    # by the graph file's size before anything of size n is allocated.
+    graph = f.graph
+    if n > len(graph):
+        raise DataError(f"{path}: test node {n - 1} is beyond the {len(graph)} nodes of "
+                        f"{files['graph'].name}")
+    if len(graph) != n or min(graph) != 0 or max(graph) != n - 1:
+        raise DataError(f"{files['graph']}: {len(graph)} adjacency lists, expected one for each "
+                        f"node 0..{n - 1} (max test index + 1 = {n})")
+    for node, neighbours in graph.items():
+        if neighbours and not 0 <= min(neighbours) <= max(neighbours) < n:
+            raise DataError(f"{files['graph']}: node {node} lists a neighbour outside 0..{n - 1}")
+    return n, classes
+
+
+def assemble(name: str, f: _Files, n: int, num_classes: int) -> NodeData:
+    """The validated files as ``NodeData`` (Kipf & Welling's preprocessing)."""
+    n_all = f.ally.shape[0]
+    test_index = np.asarray(f.test_index, np.int64)
     # Row k of tx/ty belongs to node test_index[k] (test.index lists them in file order);
     # nodes in the index range that test.index leaves out (Citeseer) keep all-zero rows.
-    n = int(test_index.max()) + 1
-    targets = np.concatenate([np.arange(allx.shape[0]), test_index])
+    targets = np.concatenate([np.arange(n_all), test_index])
     place = sp.csr_matrix((np.ones(len(targets), np.float32), (targets, np.arange(len(targets)))),
                           shape=(n, len(targets)))
-    features = place @ sp.vstack([allx, tx]).astype(np.float32)
-    onehot = place @ np.concatenate([ally, ty]).astype(np.float32)
+    features = place @ sp.vstack([sp.csr_matrix(f.allx), sp.csr_matrix(f.tx)]).astype(np.float32)
+    onehot = place @ np.concatenate([f.ally, f.ty]).astype(np.float32)
     labels = np.where(onehot.sum(1) > 0, onehot.argmax(1), -1).astype(np.int32)
     # Row-normalise: D^-1 X (an all-zero row stays zero).
-    rowsum = np.asarray(features.sum(1)).ravel()
+    rowsum = np.asarray(features.sum(1, dtype=np.float64)).ravel()
     features = sp.diags(np.where(rowsum > 0, 1.0 / np.maximum(rowsum, 1e-30), 0.0)) @ features
     features = features.tocoo()
     indices = np.stack([features.row, features.col], 1).astype(np.int32)
@@ -313,22 +565,43 @@ def load_planetoid(name: str, data_dir=None, download: bool = False,
     nodes = sparse.BCOO((jnp.asarray(features.data[order], jnp.float32),
                          jnp.asarray(indices[order])),
                         shape=features.shape, indices_sorted=True, unique_indices=True)
-    edges = [(int(s), int(r)) for s, nbrs in graph.items() for r in nbrs]
-    if any(not 0 <= v < n for e in edges for v in e):
-        raise DataError(f"{files['graph']}: node index outside 0..{n - 1}")
+    edges = [(s, r) for s, nbrs in f.graph.items() for r in nbrs]
+    n_train = f.y.shape[0]
     return NodeData(name, graph_from_edges(n, edges, nodes), labels,
-                    np.arange(len(y), dtype=np.int32),
-                    np.arange(len(y), min(len(y) + NUM_VAL, allx.shape[0]), dtype=np.int32),
-                    np.sort(test_index).astype(np.int32), int(y.shape[1]))
+                    np.arange(n_train, dtype=np.int32),
+                    np.arange(n_train, min(n_train + NUM_VAL, n_all), dtype=np.int32),
+                    np.sort(test_index).astype(np.int32), int(num_classes))
+
+
+def load_planetoid(name: str, data_dir=None, download: bool = False,
+                   url: str = PLANETOID_URL, allow_modified: bool = False) -> NodeData:
+    """Cora / Citeseer (or any dataset in the ``ind.*`` format) with the standard split.
+
+    Features are row-normalised (each row sums to 1, as both papers preprocess them) and
+    stored sparse (BCOO).  Where ``test.index`` skips nodes (Citeseer has 15 isolated nodes
+    outside every split), those nodes get zero features and label -1, as the standard loaders
+    give them all-zero rows.  Files of a published dataset must be the published bytes unless
+    ``allow_modified``; every file is validated before use (module docstring).
+    """
+    directory = find_planetoid(name, data_dir, download, url)
+    files = planetoid_files(name, directory)
+    try:
+        f = read_planetoid_files(name, directory, allow_modified)
+        n, num_classes = _check_consistent(f, files)
+        return assemble(name, f, n, num_classes)
+    except (MemoryError, OverflowError) as e:
+        raise DataError(f"{directory}: ind.{name}.* too large to load "
+                        f"({_first_line(e)})") from None
 
 
 DATASETS = ("karate",) + PLANETOID_NAMES
 
 
-def load(name: str, data_dir=None, download: bool = False) -> NodeData:
-    """Any dataset by name: ``karate`` (built in) or a Planetoid name."""
+def load(name: str, data_dir=None, download: bool = False,
+         allow_modified: bool = False) -> NodeData:
+    """Any dataset by name: ``karate`` (built in) or a Planetoid name (``load_planetoid``)."""
     if name == "karate":
         return karate_club()
     if name not in PLANETOID_NAMES:
         raise DataError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    return load_planetoid(name, data_dir, download)
+    return load_planetoid(name, data_dir, download, allow_modified=allow_modified)
