@@ -3,13 +3,19 @@
 A checkpoint file is ``MAGIC + sha256(payload) + payload`` where the payload is the msgpack of
 ``{"tree": state_dict(tree), "meta": meta}``; ``meta`` is JSON-like (config, vocabulary,
 step).  A truncated or altered file fails the checksum and raises ``CheckpointError``; loading
-never executes code.  A run directory holds ``ckpt-<step>.msgpack`` files; the newest that
-verifies is the one to resume from, and older ones beyond ``keep`` are removed after a save.
+never executes code, and a tree restored into a target must match its shapes and dtypes.
+
+A run directory holds ``ckpt-<step>.msgpack`` files; the newest that verifies is the one to
+resume from.  A save is durable before anything is deleted: the file is written to a temporary
+name and fsynced, renamed into place, and the directory is fsynced; only then are the
+checkpoints beyond ``keep`` removed.  The first save of a process into a directory also removes
+the temporary files a killed writer left there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -21,6 +27,8 @@ from rnn_gnn.cli import atomic_write_bytes
 
 MAGIC = b"RNNGNN-CKPT-1\n"
 _NAME = re.compile(r"ckpt-(\d+)\.msgpack$")
+# What ``cli.atomic_write_bytes`` names its temporary file while it writes a checkpoint.
+_TEMP = re.compile(r"\.ckpt-\d+\.msgpack\..+\.tmp$")
 
 
 class CheckpointError(Exception):
@@ -52,23 +60,41 @@ def from_bytes(data: bytes, target=None, source: str = "checkpoint"):
         restored = serialization.from_state_dict(target, tree)
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{source} does not match the model: {e}") from None
-    _check_shapes(target, restored, source)
+    _check_leaves(target, restored, source)
     return restored, meta
 
 
-def _check_shapes(target, restored, source):
+def _dtype(x) -> np.dtype:
+    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+def _check_leaves(target, restored, source):
+    """Every restored leaf has its target's shape and dtype (msgpack keeps both, so a mismatch
+    means another model or a forged file, and would otherwise surface as a recompile or a
+    silent change of precision)."""
     want = jax.tree_util.tree_leaves_with_path(target)
     got = jax.tree_util.tree_leaves(restored)
     for (path, a), b in zip(want, got):
+        where = f"{source} does not match the model: {jax.tree_util.keystr(path)}"
         if np.shape(a) != np.shape(b):
-            raise CheckpointError(
-                f"{source} does not match the model: {jax.tree_util.keystr(path)} has shape "
-                f"{np.shape(b)}, expected {np.shape(a)}")
+            raise CheckpointError(f"{where} has shape {np.shape(b)}, expected {np.shape(a)}")
+        if _dtype(a) != _dtype(b):
+            raise CheckpointError(f"{where} has dtype {_dtype(b)}, expected {_dtype(a)}")
+
+
+def fsync_directory(directory) -> None:
+    """Make a rename in ``directory`` durable (the new name lives in the directory's data)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save(path, tree, meta: dict | None = None) -> Path:
     path = Path(path)
     atomic_write_bytes(path, to_bytes(tree, meta))
+    fsync_directory(path.parent)
     return path
 
 
@@ -96,8 +122,29 @@ def list_checkpoints(directory) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def remove_stale_temporaries(directory) -> list[Path]:
+    """Delete the temporary checkpoint files in ``directory`` (left by a writer killed before
+    its rename); returns them.  Call only where no other process is writing."""
+    d = Path(directory)
+    stale = [p for p in d.iterdir() if _TEMP.match(p.name)] if d.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+_CLEANED: set[Path] = set()  # directories this process has written to (cleaned on first save)
+
+
 def save_step(directory, step: int, tree, meta: dict | None = None, keep: int = 3) -> Path:
-    """Save ``ckpt-<step>``; then drop all but the newest ``keep`` checkpoints."""
+    """Save ``ckpt-<step>`` durably; then drop all but the newest ``keep`` checkpoints.
+
+    The first call of a process for a directory first removes a killed writer's temporary
+    files: this process is now that directory's writer, so no temporary there is in use.
+    """
+    key = Path(directory).resolve()
+    if key not in _CLEANED:
+        remove_stale_temporaries(directory)
+        _CLEANED.add(key)
     path = save(step_path(directory, step), tree, dict(meta or {}, step=int(step)))
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
@@ -108,10 +155,14 @@ def load_latest(directory, target=None):
     """``(tree, meta, path)`` of the newest checkpoint that verifies, or ``None`` if none.
 
     A damaged newest file must not hide an intact older one, so files failing the checksum are
-    skipped; an intact file that does not fit ``target`` still raises.
+    skipped, and so are files that vanish between listing and reading (another process pruning
+    them); an intact file that does not fit ``target`` still raises.
     """
     for path in reversed(list_checkpoints(directory)):
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
         try:
             from_bytes(data, None, str(path))
         except CheckpointError:
