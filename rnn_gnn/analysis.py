@@ -124,9 +124,10 @@ def palindrome_flow(model_type: str, params, lengths, input_dim: int, batch_size
 
 
 def decay_rate(norms, first: int = 0) -> float:
-    """Geometric factor per step back in time: exp(slope of log ||.|| against t), fitted by
-    least squares on the positive entries from index ``first``.  < 1 means the gradient
-    shrinks as it travels back (vanishes), > 1 that it grows (explodes)."""
+    """Geometric factor per step back in time: exp(-slope), with slope that of log ||.||
+    against t (``norms`` indexed by t forward, so one step back is -1 in t), fitted by least
+    squares on the positive entries from index ``first``.  < 1 means the gradient shrinks as
+    it travels back (vanishes), > 1 that it grows (explodes)."""
     norms = np.asarray(norms, np.float64)[first:]
     t = np.arange(len(norms))[norms > 0]
     if len(t) < 2:

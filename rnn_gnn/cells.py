@@ -39,8 +39,11 @@ def _weight(key, shape, init: str, fan_in_scale: float):
 
     pytorch:    U(-1/sqrt(n), 1/sqrt(n)) as torch.nn.RNN/LSTM (the original study's code).
     glorot:     Glorot-uniform on every matrix.
-    orthogonal: Glorot-uniform input weights, orthogonal square recurrent weights
-                (keeps the recurrent Jacobian's singular values at 1 at the start).
+    orthogonal: orthogonal for every square matrix, Glorot-uniform for the others.  The
+                square ones are the recurrent weights (the recurrent Jacobian's singular
+                values start at 1) but also any input or output matrix that happens to be
+                square (input_dim or num_classes equal to num_hidden, e.g. one-hot input
+                with 10 hidden units).
     """
     if init == "pytorch":
         return jax.random.uniform(key, shape, minval=-fan_in_scale, maxval=fan_in_scale)

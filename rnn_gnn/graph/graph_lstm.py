@@ -5,13 +5,20 @@ Greenberg-Hastings cell (a classic model of excitable tissue, forest fires, rumo
 resting (0), excited (1) or refractory (2..R).  Each step an excited node turns refractory,
 a refractory one counts up and returns to rest after R, and a resting node fires when at
 least one neighbour is excited (or, rarely, by itself).  Waves of excitation therefore run
-along the edges, one hop per step, and cannot re-enter a node that just fired.  Only
-excitation is observed: ``x[t, i] = 1`` if node i is excited at step t.  Given T frames, predict
-every node's next frame.  A resting node fires next iff a neighbour fires now (the graph);
-whether it is resting or still refractory shows only in its own past (time).  The rare
-spontaneous firings are unpredictable and set the ceiling.
+along the edges, one hop per step, and cannot re-enter a node that just fired.  Every wave
+has a colour, +1 or -1: a spark picks one at random, and a node a wave reaches takes the colour
+of its excited neighbours (the sign of their sum; a tie is broken at random).
 
-**The models** (all read the same frames, all output ``[batch, N, 2]`` logits):
+Each frame has two channels per node (``INPUT_DIM = 2``): ``x[t, i, 0] = 1`` if node i is
+excited at step t, and ``x[t, i, 1]`` is the colour of a spark where node i fired by itself at
+t (0 elsewhere), so a wave's colour shows once, where it starts.  Given T frames, predict every
+node's class in the next frame (``NUM_CLASSES = 3``): 0 not excited, 1 excited by a +1 wave,
+2 by a -1 wave.  A resting node fires next iff a neighbour fires now, in that neighbour's
+colour (the graph); whether it is resting or still refractory, and the colour its wave carried
+from the spark, show only in the past (time).  The rare sparks are unpredictable and set the
+ceiling.
+
+**The models** (all read the same frames, all output ``[batch, N, 3]`` logits):
 
 - ``graph_lstm``: the LSTM of Part 1 whose gate pre-activations are graph convolutions,
 
@@ -24,9 +31,9 @@ spontaneous firings are unpredictable and set the ceiling.
 - ``gcn``: two such graph convolutions on the latest frame (graph, no time); ``window > 1``
   feeds it the last ``window`` frames as features instead.
 
-Params: graph_lstm = ``cells.lstm_init(key, d, n, 2)`` plus neighbour weights
-``W_{g,i,f,o}xa [n, d]`` and ``W_{g,i,f,o}ha [n, n]``; node_lstm = ``cells.lstm_init``;
-gcn = ``W_self{l}, W_nbr{l} [in, out], b{l} [out]``.
+Params (d = 2 channels in, 3 classes out): graph_lstm = ``cells.lstm_init(key, d, n, 3)`` plus
+neighbour weights ``W_{g,i,f,o}xa [n, d]`` and ``W_{g,i,f,o}ha [n, n]``; node_lstm =
+``cells.lstm_init``; gcn = ``W_self{l}, W_nbr{l} [in, out], b{l} [out]``.
 """
 
 from __future__ import annotations
