@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from jax.experimental import sparse
 
+from reference import dense_adjacency, dense_gcn_layer, normalized_adjacency
 from rnn_gnn.graph import hops, layers
 from rnn_gnn.graph.data import graph_from_edges, pad_graphs
 
@@ -34,9 +35,43 @@ def batch():
 
 
 def dense_reference(graph, W):
-    A_hat = layers.normalized_adjacency(layers.dense_adjacency(graph))
-    n = A_hat.shape[0]
-    return layers.dense_gcn_layer(A_hat, np.asarray(graph.nodes, np.float64)[:n], np.asarray(W))
+    A_hat = normalized_adjacency(dense_adjacency(graph))
+    return dense_gcn_layer(A_hat, np.asarray(graph.nodes)[:len(A_hat)], W)
+
+
+def directed_graph(edges, n):
+    s, r = np.array(edges).T
+    return jraph.GraphsTuple(nodes=jnp.eye(n), edges=jnp.ones(len(s)), senders=jnp.asarray(s),
+                             receivers=jnp.asarray(r), n_node=jnp.array([n]),
+                             n_edge=jnp.array([len(s)]), globals=None)
+
+
+# A_hat of two 3-node graphs, by hand.  D~ = in-degree + 1 (the self-loop).
+PATH_A_HAT = np.array([[1 / 2, 1 / np.sqrt(6), 0],            # 0 - 1 - 2: D~ = 2, 3, 2
+                       [1 / np.sqrt(6), 1 / 3, 1 / np.sqrt(6)],
+                       [0, 1 / np.sqrt(6), 1 / 2]])
+DIRECTED_A_HAT = np.array([[1, 0, 0],                          # 0 -> 1, 0 -> 2, 1 -> 2:
+                           [1 / np.sqrt(2), 1 / 2, 0],         # D~ = 1, 2, 3
+                           [1 / np.sqrt(3), 1 / np.sqrt(6), 1 / 3]])
+
+
+def test_reference_a_hat_of_a_three_node_path_by_hand():
+    path = graph_from_edges(3, [(0, 1), (1, 2)], jnp.eye(3))
+    np.testing.assert_allclose(normalized_adjacency(dense_adjacency(path)), PATH_A_HAT,
+                               rtol=1e-12)
+    np.testing.assert_allclose(layers.propagate(path, jnp.eye(3)), PATH_A_HAT, rtol=1e-6)
+
+
+def test_propagate_normalises_directed_graphs_by_in_degree_on_both_sides():
+    """On a directed graph A_hat is the SPEC's formula with D~ the row sums of A + I (the
+    receivers' in-degrees); jraph's symmetric normalisation, which takes the sender's side from
+    its out-degree, is not."""
+    graph = directed_graph([(0, 1), (0, 2), (1, 2)], 3)
+    np.testing.assert_allclose(normalized_adjacency(dense_adjacency(graph)), DIRECTED_A_HAT,
+                               rtol=1e-12)
+    np.testing.assert_allclose(layers.propagate(graph, jnp.eye(3)), DIRECTED_A_HAT, rtol=1e-6)
+    jraph_gcn = jraph.GraphConvolution(lambda x: x, add_self_edges=True)(graph).nodes
+    assert not np.allclose(jraph_gcn, DIRECTED_A_HAT, atol=1e-3)
 
 
 class GCNEqualsDenseTest(chex.TestCase):
@@ -104,7 +139,7 @@ def test_gat_attention_sums_to_one_and_masks_padding(batch):
 
 def numpy_gat(graph, params, concat=True):
     """Independent reference: dense masked softmax over each node's neighbours and itself."""
-    A = layers.dense_adjacency(graph) + np.eye(int(np.sum(graph.n_node)))
+    A = dense_adjacency(graph) + np.eye(int(np.sum(graph.n_node)))
     h = np.asarray(graph.nodes, np.float64)
     heads, f = params["a_src"].shape
     z = (h @ np.asarray(params["W"])).reshape(len(h), heads, f)

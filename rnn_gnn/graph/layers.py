@@ -1,4 +1,5 @@
-"""Graph layers on ``jraph.GraphsTuple`` (SPEC Part 3): GCN, its dense reference, and GAT.
+"""Graph layers on ``jraph.GraphsTuple`` (SPEC Part 3): GCN and GAT (the tests check them
+against dense NumPy references; the GCN's is ``tests/reference.py``).
 
 Shape contract, stated once for the whole package:
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import jraph
-import numpy as np
 from jax.experimental import sparse
 
 Graph = jraph.GraphsTuple
@@ -30,15 +30,24 @@ Graph = jraph.GraphsTuple
 def propagate(graph: Graph, h):
     """A_hat h with A_hat = D~^(-1/2) (A + I) D~^(-1/2), by Jraph message passing.
 
-    Each node sends ``h[s] / sqrt(deg s)`` along its edges and along its own self-loop; each
-    node sums what it receives and divides by ``sqrt(deg r)`` (``jraph.GraphConvolution`` with
-    symmetric normalisation).  ``h`` is ``[N, ...]`` (any trailing shape, e.g. a batch of
-    signals on the same graph); returns the same shape.
+    ``A[r, s]`` counts the edges s -> r and ``D~_rr = sum_s (A + I)[r, s]`` is the receiver's
+    in-degree plus its self-loop (the SPEC's formula), so A_hat[r, s] = 1 / sqrt(D~_rr D~_ss)
+    on both sides with in-degrees.  Each node sends ``h[s] / sqrt(D~_ss)`` along its edges and
+    its own self-loop; each node sums what it receives and divides by ``sqrt(D~_rr)``.  On an
+    undirected graph this is ``jraph.GraphConvolution``'s symmetric normalisation, which takes
+    the sender's side from its out-degree and so differs on directed graphs.  ``h`` is
+    ``[N, ...]`` (any trailing shape, e.g. a batch of signals on the same graph); returns the
+    same shape.
     """
-    flat = h.reshape(h.shape[0], -1)
-    conv = jraph.GraphConvolution(update_node_fn=lambda x: x, add_self_edges=True,
-                                  symmetric_normalization=True)
-    return conv(graph._replace(nodes=flat)).nodes.reshape(h.shape)
+    n = h.shape[0]
+    flat = h.reshape(n, -1)
+    loops = jnp.arange(n, dtype=jnp.int32)
+    senders = jnp.concatenate([jnp.asarray(graph.senders, jnp.int32), loops])
+    receivers = jnp.concatenate([jnp.asarray(graph.receivers, jnp.int32), loops])
+    degree = jraph.segment_sum(jnp.ones(receivers.shape, flat.dtype), receivers, num_segments=n)
+    scale = jax.lax.rsqrt(degree)[:, None]                      # >= 1 edge: the self-loop
+    summed = jraph.segment_sum((flat * scale)[senders], receivers, num_segments=n)
+    return (summed * scale).reshape(h.shape)
 
 
 def gcn_layer(graph: Graph, W) -> Graph:
@@ -49,29 +58,6 @@ def gcn_layer(graph: Graph, W) -> Graph:
     passing (``propagate``).
     """
     return graph._replace(nodes=propagate(graph, graph.nodes @ W))
-
-
-# ----------------------------------------------------------------------------- dense reference
-
-def dense_adjacency(graph: Graph) -> np.ndarray:
-    """A [N, N] with A[r, s] = number of real edges s -> r (padding edges left out)."""
-    n = int(np.sum(graph.n_node))
-    real = np.ones(len(graph.senders), bool) if graph.edges is None else np.asarray(graph.edges) > 0
-    A = np.zeros((n, n), np.float64)
-    np.add.at(A, (np.asarray(graph.receivers)[real], np.asarray(graph.senders)[real]), 1.0)
-    return A
-
-
-def normalized_adjacency(A) -> np.ndarray:
-    """A_hat = D~^(-1/2) (A + I) D~^(-1/2),  D~_ii = sum_j (A + I)_ij (the SPEC's formula)."""
-    A_tilde = np.asarray(A, np.float64) + np.eye(len(A))
-    d = 1.0 / np.sqrt(A_tilde.sum(1))
-    return d[:, None] * A_tilde * d[None, :]
-
-
-def dense_gcn_layer(A_hat, H, W):
-    """The reference: A_hat H W as two dense matrix products."""
-    return A_hat @ H @ W
 
 
 # ----------------------------------------------------------------------------- GAT
