@@ -1,12 +1,15 @@
 """Questions 1.2, 1.3 and 1.6: vanilla RNN versus LSTM on palindromes of growing length.
 
-    python experiments/palindrome.py                 # quick sweep (about 3 minutes on 2 CPU cores)
+    python experiments/palindrome.py                 # quick sweep (about 2 minutes on 2 CPU cores)
     python experiments/palindrome.py --input_dim 10  # the same with one-hot digits
-    python experiments/palindrome.py --full          # the study's protocol (meant for a GPU)
+    python experiments/palindrome.py --full --checkpoint_every 500 --out results/palindrome_full
+                                                     # the study's protocol (Figure 1)
+    python experiments/palindrome.py --full --lengths 5:41:2   # longer palindromes (a GPU)
 
-Every (length, seed) run of a model trains side by side in one compiled program (vmap over
-runs, all lengths padded to the longest and masked).  Writes to --out: final.csv (accuracy per
-model, length and seed on fresh palindromes), summary.json (config and per-length mean/std),
+Each length's seeds train side by side (vmap) in a program of their own, and the programs run
+at once on every device (on a CPU, one per core).  Writes to --out: final.csv (accuracy per
+model, length and seed on fresh palindromes; diverged runs are marked, not scored),
+summary.json (config, per-length mean/std, wall and compile seconds, machine, command),
 curves.npz (per-step loss/accuracy/grad_norm), training_curves.png (the report's Figure 1) and
 accuracy_vs_length.png.
 """
@@ -25,12 +28,12 @@ import numpy as np
 from rnn_gnn import checkpoint, cli, distributed, plotting
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, checkpointer
+from rnn_gnn.train import OPTIMIZERS, checkpointer, diverged_at
 
 # Presets fill every flag the user leaves out.  QUICK shows the study's contrast within three
 # minutes on two CPU cores; FULL is the report's protocol.
 QUICK = dict(lengths=[5, 10, 15, 20], seeds=2, num_hidden=64, train_steps=2000)
-FULL = dict(lengths=list(range(5, 42, 2)), seeds=10, num_hidden=128, train_steps=10000)
+FULL = dict(lengths=list(range(5, 24, 2)), seeds=10, num_hidden=128, train_steps=10000)
 
 
 def parse_args(argv):
@@ -64,7 +67,10 @@ def parse_args(argv):
                    help="save a checkpoint every N steps (0: off; a multiple of --log_every)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in OUT/checkpoints")
-    distributed.add_devices_flag(p)
+    p.add_argument("--devices", type=cli.positive(int),
+                   help="run the lengths' programs side by side on the first N devices "
+                        "(default: all; on a CPU one device per core; the numbers do not "
+                        "depend on N)")
     args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's protocol")
     if args.input_length is not None:
         args.lengths = [args.input_length + 1]
@@ -77,7 +83,11 @@ def parse_args(argv):
     cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
               f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
     cli.check(not args.out.exists() or args.out.is_dir(), f"--out {args.out} is not a directory")
-    args.mesh = distributed.mesh_from_flag(args.devices)
+    distributed.use_cpu_cores()
+    try:
+        args.device_list = distributed.local_devices(args.devices)
+    except ValueError as e:
+        raise cli.UsageError(f"--devices: {e}") from None
     return args
 
 
@@ -112,15 +122,14 @@ def run_model(args, model: str):
     callback = None
     if args.checkpoint_every:
         def with_history(state, history):  # the curves so far travel inside the checkpoint
-            meta["history"] = _join(previous, {k: np.concatenate(v, -1) for k, v in
-                                               history.items()})
+            meta["history"] = _join(previous, history)
         callback = checkpointer(ckpt_dir, args.checkpoint_every, meta, then=with_history)
 
     start = time.perf_counter()
     state, history, final = train_sweep(cfg, args.lengths, seeds, state=state,
                                         log_every=args.log_every, callback=callback,
                                         progress=f"{model} x {len(args.lengths) * len(seeds)} runs",
-                                        mesh=args.mesh)
+                                        devices=args.device_list)
     seconds = time.perf_counter() - start
     shape = (len(args.lengths), len(seeds))
     history = _join({k: v.reshape(*shape, -1) for k, v in previous.items()},
@@ -138,43 +147,60 @@ def _join(a: dict, b: dict) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     models = ["rnn", "lstm"] if args.model_type == "both" else [args.model_type]
+    compile_seconds = cli.compile_timer()
+    wall = time.perf_counter()
     histories, finals, rows, summary = {}, {}, [], {}
     for model in models:
         history, final, seconds = run_model(args, model)
         histories[model], finals[model] = history, final
-        acc = final["accuracy"]
+        diverged = diverged_at({**history, "step": np.arange(1, history["loss"].shape[-1] + 1)})
+        acc = np.where(diverged > 0, np.nan, final["accuracy"])   # a diverged run has no score
         for i, t in enumerate(args.lengths):
             for j in range(args.seeds):
+                ok = diverged[i, j] == 0
                 rows.append({"model": model, "length": t, "seed": args.seed + j,
-                             "accuracy": round(float(acc[i, j]), 4),
-                             "loss": round(float(final["loss"][i, j]), 4)})
+                             "accuracy": round(float(acc[i, j]), 4) if ok else "",
+                             "loss": round(float(final["loss"][i, j]), 4) if ok else "",
+                             "diverged_at": "" if ok else int(diverged[i, j])})
         summary[model] = {"seconds": round(seconds, 1), "per_length": {
-            str(t): {"mean_accuracy": float(acc[i].mean()), "std_accuracy": float(acc[i].std())}
+            str(t): {"mean_accuracy": _nan_none(np.nanmean(acc[i])),
+                     "std_accuracy": _nan_none(np.nanstd(acc[i])),
+                     "diverged": int((diverged[i] > 0).sum())}
             for i, t in enumerate(args.lengths)}}
-        print(f"{model:5s} " + "  ".join(f"T={t}: {acc[i].mean():.3f}"
+        finals[model] = {**final, "accuracy": acc}
+        print(f"{model:5s} " + "  ".join(f"T={t}: {np.nanmean(acc[i]):.3f}"
                                          for i, t in enumerate(args.lengths))
               + f"   ({seconds:.0f} s)")
+    wall = time.perf_counter() - wall
 
     # Everything is computed; only now touch the output directory, one atomic file at a time.
     out = args.out
     cfg = {k: v for k, v in dataclasses.asdict(config_for(args, models[0])).items()
            if k != "model_type"}
     cli.write_csv(out / "final.csv", rows)
-    cli.write_json(out / "summary.json", {"config": cfg, "lengths": args.lengths,
-                                          "seeds": args.seeds, "results": summary,
-                                          "command": " ".join(["python"] + sys.argv)})
+    cli.write_json(out / "summary.json", {
+        "config": cfg, "lengths": args.lengths, "seeds": args.seeds,
+        "seed_list": list(range(args.seed, args.seed + args.seeds)), "results": summary,
+        "wall_seconds": round(wall, 1), "compile_seconds": round(compile_seconds(), 1),
+        "devices": len(args.device_list), "machine": cli.machine(),
+        "command": " ".join(["python"] + sys.argv)})
     buf = io.BytesIO()
     np.savez_compressed(buf, lengths=np.array(args.lengths), **{
         f"{m}_{k}": v for m, h in histories.items() for k, v in h.items()})
-    cli.atomic_write_bytes(out / "curves.npz", buf.getvalue())
+    cli.write_bytes(out / "curves.npz", buf.getvalue())
     encoding = "raw digits" if args.input_dim == 1 else "one-hot digits"
     title = (f"{encoding}, {args.num_hidden} hidden, {args.optimizer} lr {args.learning_rate}, "
-             f"batch {args.batch_size}, mean of {args.seeds} seeds")
+             f"batch {args.batch_size}, init {args.init} (forget bias {args.forget_bias}), "
+             f"mean of {args.seeds} seeds")
     cli.save_figure(plotting.training_curves(histories, args.lengths, args.smooth, title),
                     out / "training_curves.png")
     cli.save_figure(plotting.accuracy_vs_length(finals, args.lengths, title),
                     out / "accuracy_vs_length.png")
-    print(f"results in {out}/")
+    print(f"results in {out}/  ({wall:.0f} s wall, {compile_seconds():.0f} s compiling)")
+
+
+def _nan_none(x) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 if __name__ == "__main__":

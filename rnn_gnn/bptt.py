@@ -27,7 +27,10 @@ LSTM, with z_g..z_o the gates' pre-activations (g = tanh(z_g), i, f, o = sigmoid
     dL/dW_.h     = sum_t dL/dz_.(t) h(t-1)^T,   dL/dW_.x = sum_t dL/dz_.(t) x(t)^T,
     dL/db_.      = sum_t dL/dz_.(t)
 
-The backward passes below run the recursion as a reverse ``lax.scan`` that carries only the
+The forward passes project each step's input inside the scan: for the study's raw digits
+(d = 1) that product fuses into the step's elementwise pass, where projecting all steps before
+the scan wrote and read a [T, B, 4n] array of its own (about a tenth of an LSTM step on CPU).
+The backward passes run the recursion as a reverse ``lax.scan`` that carries only the
 state gradients; every weight gradient is then ONE matmul over all ``time * batch`` rows, rather
 than one small matmul per step.  ``MANUAL[model]`` wraps them as ``jax.custom_vjp`` functions with
 the signature of ``cells.rnn_apply`` / ``cells.lstm_apply``, so ``Config(backward="manual")``
@@ -81,14 +84,14 @@ def _weight_grads(dz, x, h_prev):
 def rnn_forward(params, x, mask=None, unroll: int = 1):
     """Logits p(T) [B, K] and the residuals: x (time major), h(0..T-1) [T, B, n] and h(T)."""
     x_tm = _time_major(x)
-    x_proj = x_tm @ params["W_hx"].T    # + b_h inside the step, fused there
-    h0 = jnp.zeros((x.shape[0], params["W_hh"].shape[0]), x_proj.dtype)
+    h0 = jnp.zeros((x.shape[0], params["W_hh"].shape[0]), x.dtype)
 
     def step(h_prev, inputs):
-        xp, m = inputs
-        return _keep_if(m, cells.rnn_step(params, h_prev, xp + params["b_h"]), h_prev), h_prev
+        xt, m = inputs
+        h = cells.rnn_step(params, h_prev, xt @ params["W_hx"].T + params["b_h"])
+        return _keep_if(m, h, h_prev), h_prev
 
-    h_T, h_prev = jax.lax.scan(step, h0, (x_proj, mask), unroll=unroll)
+    h_T, h_prev = jax.lax.scan(step, h0, (x_tm, mask), unroll=unroll)
     return cells.project(params, h_T), (x_tm, h_prev, h_T)
 
 
@@ -141,18 +144,17 @@ def lstm_forward(params, x, mask=None, unroll: int = 1):
     [T, B, n] and the final state."""
     W_x, W_h, b = lstm_fused_weights(params)
     x_tm = _time_major(x)
-    x_proj = x_tm @ W_x.T            # + b inside the step: fused there, no pass over [T, B, 4n]
-    zeros = jnp.zeros((x.shape[0], W_h.shape[1]), x_proj.dtype)
+    zeros = jnp.zeros((x.shape[0], W_h.shape[1]), x.dtype)
 
     def step(state, inputs):
-        xp, m = inputs
-        gates = cells.lstm_gates(W_h, state, xp + b)
+        xt, m = inputs
+        gates = cells.lstm_gates(W_h, state, xt @ W_x.T + b)
         new = cells.lstm_update(state, gates)
         if m is not None:
             new = LSTMState(jnp.where(m, new.c, state.c), jnp.where(m, new.h, state.h))
         return new, (gates, state.c, state.h)
 
-    final, (gates, c_prev, h_prev) = jax.lax.scan(step, LSTMState(zeros, zeros), (x_proj, mask),
+    final, (gates, c_prev, h_prev) = jax.lax.scan(step, LSTMState(zeros, zeros), (x_tm, mask),
                                                   unroll=unroll)
     return cells.project(params, final.h), (x_tm, gates, c_prev, h_prev, final)
 

@@ -9,10 +9,17 @@ is given, which lets every length share one compiled program.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from rnn_gnn import bptt
+from rnn_gnn.cells import MODELS
+from rnn_gnn.distributed import shard_batch
+from rnn_gnn.train import (Group, init_state, make_optimizer, softmax_cross_entropy,
+                           train_groups)
 
 NUM_CLASSES = 10
 
@@ -61,18 +68,23 @@ def step_mask(length, max_length: int) -> jax.Array:
     return jnp.arange(steps) >= steps - (length - 1)
 
 
-def make_loss(apply, batch_size: int, input_dim: int, max_length: int):
-    """``loss_fn(params, key, length)`` for the training loop: cross-entropy on the last step.
+def make_loss(apply, batch_size: int, input_dim: int, max_length: int,
+              length: int | None = None):
+    """``loss_fn(params, key, task)`` for the training loop: cross-entropy on the last step.
 
-    ``length`` (the palindrome length T) is the per-run task, so runs of different lengths are
-    vmapped into one program, padded to ``max_length`` and masked.
+    Without ``length``, ``task`` is the run's palindrome length T (traced), so runs of
+    different lengths share one program, padded to ``max_length`` and masked.  With a static
+    ``length`` every run has that length and the program runs only its T-1 steps; its batches
+    are the same numbers the padded program draws (the padded batch with the padding cut off),
+    so a run's results do not depend on which of the two trained it.
     """
-    from rnn_gnn.distributed import shard_batch
-    from rnn_gnn.train import softmax_cross_entropy
-
-    def loss_fn(params, key, length):
-        x, y = shard_batch(palindrome_batch(key, batch_size, length, input_dim, max_length))
-        logits = apply(params, x, mask=step_mask(length, max_length))
+    def loss_fn(params, key, task):
+        x, y = shard_batch(palindrome_batch(key, batch_size, task if length is None else length,
+                                            input_dim, max_length))
+        if length is None:
+            logits = apply(params, x, mask=step_mask(task, max_length))
+        else:
+            logits = apply(params, x[:, max_length - length:])
         loss, accuracy = softmax_cross_entropy(logits, y)
         return loss, {"accuracy": accuracy}
     return loss_fn
@@ -104,15 +116,10 @@ class Config:
 
 def model_apply(cfg: Config):
     """The model's ``apply(params, x, mask)`` with the configured backward pass."""
-    if cfg.backward == "manual":
-        from rnn_gnn import bptt
-        return bptt.MANUAL[cfg.model_type]
-    from rnn_gnn.cells import MODELS
-    return MODELS[cfg.model_type].apply
+    return bptt.MANUAL[cfg.model_type] if cfg.backward == "manual" else MODELS[cfg.model_type].apply
 
 
 def init_params(cfg: Config, key):
-    from rnn_gnn.cells import MODELS
     extra = {"forget_bias": cfg.forget_bias} if cfg.model_type == "lstm" else {}
     return MODELS[cfg.model_type].init(key, cfg.input_dim, cfg.num_hidden, NUM_CLASSES,
                                        init=cfg.init, **extra)
@@ -124,9 +131,8 @@ def run_key(seed: int, length: int):
 
 
 def init_sweep(cfg: Config, lengths, seeds):
-    """The stacked initial TrainState of every (length, seed) run and its optimizer."""
-    from rnn_gnn.train import init_state, make_optimizer
-
+    """The stacked initial TrainState of every (length, seed) run, length-major, and the
+    optimizer."""
     optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.max_norm)
     keys = jnp.stack([run_key(s, t) for t in lengths for s in seeds])
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
@@ -135,35 +141,94 @@ def init_sweep(cfg: Config, lengths, seeds):
     return state, optimizer
 
 
-def train_sweep(cfg: Config, lengths, seeds, *, state=None, log_every: int = 100,
-                progress=True, callback=None, mesh=None):
-    """Train one model per (length, seed), all vmapped in one compiled program.
+class Part(NamedTuple):
+    """The runs of one length that one compiled program trains, and the device it runs on."""
+    length: int
+    runs: np.ndarray       # indices into the sweep's (length-major) run axis
+    device: object
 
-    ``state`` (optional) continues from a restored sweep state.  Returns
-    ``(state, history, final)``: the stacked TrainState ``[runs, ...]``, per-step metrics
-    ``[len(lengths), len(seeds), steps]`` of the steps run here, and the final loss/accuracy
-    on a fresh batch of ``cfg.eval_batch`` palindromes, ``[len(lengths), len(seeds)]``.
-    ``mesh`` (``rnn_gnn.distributed.make_mesh``) splits each training batch over its devices.
+
+def plan(lengths, seeds, devices) -> list[Part]:
+    """Split a sweep into one program per length, spread over ``devices``.
+
+    Each length gets its own program, so a short palindrome never pays for the longest.  A
+    length's seeds are split further only when there are fewer lengths than devices.  The
+    parts go to devices longest first, each to the least loaded (cost: T-1 steps per run, plus
+    one for the update), which keeps the devices' work level.
     """
-    from rnn_gnn.train import train
+    lengths, seeds, devices = list(lengths), list(seeds), list(devices)
+    splits = min(len(seeds), -(-len(devices) // len(lengths)))
+    parts = []
+    for i, t in enumerate(lengths):
+        for chunk in np.array_split(np.arange(len(seeds)), splits):
+            parts.append((t, i * len(seeds) + chunk))
+    load = [0.0] * len(devices)
+    out = []
+    for t, runs in sorted(parts, key=lambda p: -(p[0] * len(p[1]))):
+        d = int(np.argmin(load))
+        load[d] += t * len(runs)
+        out.append(Part(t, runs, devices[d]))
+    return out
 
+
+def take(tree, runs):
+    return jax.tree_util.tree_map(lambda x: x[runs], tree)
+
+
+def put_back(parts: list[Part], trees):
+    """The parts' trees (leading axis: their runs) joined into the sweep's run order."""
+    order = np.argsort(np.concatenate([p.runs for p in parts]))
+    return jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[order],
+                                  *jax.device_get(list(trees)))
+
+
+def train_sweep(cfg: Config, lengths, seeds, *, state=None, log_every: int = 100,
+                progress=True, callback=None, devices=None, mesh=None):
+    """Train one model per (length, seed): one compiled program per length (``plan``), the
+    programs spread over ``devices`` (default: the default device) and run side by side.
+
+    ``state`` (optional) continues from a restored sweep state.  ``callback(state, history)``
+    sees the sweep as one: the stacked TrainState ``[runs, ...]`` and the steps so far
+    ``[runs, steps]``.  Returns ``(state, history, final)``: the stacked TrainState, per-step
+    metrics ``[len(lengths), len(seeds), steps]`` of the steps run here, and the final
+    loss/accuracy on a fresh batch of ``cfg.eval_batch`` palindromes,
+    ``[len(lengths), len(seeds)]``.  ``mesh`` (``rnn_gnn.distributed.make_mesh``) instead
+    splits each training batch over its devices.
+    """
     lengths, seeds = list(lengths), list(seeds)
     max_length = max(lengths)
     apply = model_apply(cfg)
     initial, optimizer = init_sweep(cfg, lengths, seeds)
     state = initial if state is None else state
-    run_lengths = jnp.array([t for t in lengths for _ in seeds], jnp.int32)
-    loss_fn = make_loss(apply, cfg.batch_size, cfg.input_dim, max_length)
-    state, history = train(loss_fn, optimizer, state, cfg.train_steps, task=run_lengths,
-                           log_every=log_every, vmapped=True, progress=progress,
-                           callback=callback, mesh=mesh)
+    parts = plan(lengths, seeds, [None] if devices is None or mesh is not None else devices)
+    groups = [Group(make_loss(apply, cfg.batch_size, cfg.input_dim, max_length, p.length),
+                    take(state, p.runs), None, p.device) for p in parts]
+
+    def joined(states, histories):
+        return put_back(parts, states), {k: put_back(parts, [h[k] for h in histories])
+                                         for k in histories[0]}
+
+    then = None if callback is None else (
+        lambda states, histories: callback(*joined(states, [
+            {k: np.concatenate(v, -1) for k, v in h.items()} for h in histories])))
+    states, histories = train_groups(groups, optimizer, cfg.train_steps, log_every=log_every,
+                                     progress=progress, callback=then, mesh=mesh)
+    if not histories[0]:                     # resumed from the final checkpoint: nothing to run
+        return state, {}, evaluate(cfg, state.params, lengths, seeds)
+    state, history = joined(states, [{k: v for k, v in h.items() if k != "step"}
+                                     for h in histories])
     shape = (len(lengths), len(seeds))
-    history = {k: (v.reshape(*shape, -1) if k != "step" else v) for k, v in history.items()}
+    history = {k: v.reshape(*shape, -1) for k, v in history.items()}
+    history["step"] = histories[0]["step"]
+    state = jax.tree_util.tree_map(jnp.asarray, state)
     return state, history, evaluate(cfg, state.params, lengths, seeds)
 
 
 def evaluate(cfg: Config, params, lengths, seeds):
-    """Loss and accuracy of stacked sweep params on fresh palindromes (never trained on)."""
+    """Loss and accuracy of stacked sweep params on fresh palindromes (never trained on).
+
+    One padded program serves every length: evaluation runs once, so one compile costs less
+    than a program per length would save."""
     max_length = max(lengths)
     loss_fn = make_loss(model_apply(cfg), cfg.eval_batch, cfg.input_dim, max_length)
     keys = jnp.stack([jax.random.fold_in(run_key(s, t), 10**6) for t in lengths for s in seeds])

@@ -12,7 +12,9 @@ Optimizers come from Optax by name; clipping by global norm is chained in front.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, NamedTuple
+import concurrent.futures
+import os
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -92,12 +94,14 @@ class TrainState(NamedTuple):
 
 
 class NonFiniteLoss(RuntimeError):
-    """Raised when a step produced a NaN or infinite loss (or parameters); carries the step."""
+    """A step produced a NaN or infinite loss, gradient or parameters.  ``step`` is that step;
+    ``state`` is the last finite state (the failing update was never applied)."""
 
-    def __init__(self, step: int):
-        super().__init__(f"loss or parameters became NaN/inf at step {step}; "
-                         "stopped (last good state kept)")
+    def __init__(self, step: int, state=None):
+        super().__init__(f"loss or parameters became NaN/inf at step {step}; stopped "
+                         f"(the state before that step is kept)")
         self.step = step
+        self.state = state
 
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
@@ -105,20 +109,32 @@ def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainSta
 
 
 def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
-    """One update: ``(state, task) -> (state, metrics)``; metrics gain ``loss`` and ``grad_norm``."""
+    """One update: ``(state, task) -> (state, metrics)``; metrics gain ``loss``, ``grad_norm``
+    and ``finite``.
+
+    An update whose loss, gradient or new parameters are not finite is not applied: the run
+    keeps its last finite state (only ``step`` advances) and ``finite`` is False.  Its next
+    step then recomputes the same failing update (same key), so a run that diverged stays
+    frozen and flagged while the other runs of a sweep go on.
+    """
     def step(state: TrainState, task=None):
         key, batch_key = jax.random.split(state.key)
         (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             state.params, batch_key, task)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = dict(metrics, loss=loss, grad_norm=optax.tree.norm(grads))
-        return TrainState(state.step + 1, params, opt_state, key), metrics
+        grad_norm = optax.tree.norm(grads)
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & _all_finite(params)
+        new = TrainState(state.step + 1, params, opt_state, key)
+        kept = TrainState(state.step + 1, state.params, state.opt_state, state.key)
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, kept)
+        return new, dict(metrics, loss=loss, grad_norm=grad_norm, finite=finite)
     return step
 
 
 def make_chunk(loss_fn: Callable, optimizer, num_steps: int, vmapped: bool = False):
-    """A jitted ``(state, task) -> (state, metrics[num_steps])`` running ``num_steps`` updates."""
+    """A jitted ``(state, task) -> (state, metrics[num_steps])``: ``num_steps`` updates as one
+    ``lax.scan`` (one compiled call per chunk of steps; ``vmapped``: over stacked runs)."""
     step = make_step(loss_fn, optimizer)
 
     def chunk(state, task):
@@ -129,15 +145,26 @@ def make_chunk(loss_fn: Callable, optimizer, num_steps: int, vmapped: bool = Fal
     return jax.jit(chunk, donate_argnums=0)
 
 
+class Group(NamedTuple):
+    """Runs trained by one compiled program: their loss, their stacked state (leading run
+    axis) and per-run task, placed on ``device`` (None: the default device)."""
+    loss_fn: Callable
+    state: TrainState
+    task: object = None
+    device: object = None
+
+
 def train(loss_fn: Callable, optimizer, state: TrainState, num_steps: int, *,
           task=None, log_every: int = 100, vmapped: bool = False,
           callback: Callable | None = None, progress: bool | str = True,
           mesh=None) -> tuple[TrainState, dict[str, np.ndarray]]:
     """Train for ``num_steps`` from ``state`` (which may already be part-way, e.g. resumed).
 
-    Every ``log_every`` steps, control returns to Python: the loss and parameters are checked
-    (NaN/inf raises ``NonFiniteLoss`` before the callback can save anything), the progress bar
-    is updated and ``callback(state, metrics_so_far)`` runs (validation, samples, checkpoints).
+    Every ``log_every`` steps, control returns to Python: divergence is checked, the progress
+    bar is updated and ``callback(state, metrics_so_far)`` runs (validation, samples,
+    checkpoints).  A single run that diverges raises ``NonFiniteLoss`` before the callback can
+    save anything; in a sweep (``vmapped``) a diverged run is frozen and flagged (``finite``,
+    see ``diverged_at``) and only a sweep whose every run diverged raises.
 
     Returns the final state and the history: each metric as an array ``[..., steps]`` (the
     leading axes are the vmapped runs), plus ``step`` (1-based step numbers).
@@ -145,42 +172,101 @@ def train(loss_fn: Callable, optimizer, state: TrainState, num_steps: int, *,
     With a ``mesh`` (``rnn_gnn.distributed.make_mesh``) the state is replicated on its devices
     and each batch is split over them (data parallelism); the numbers stay the single-device ones.
     """
-    start = int(np.max(jax.device_get(state.step)))
-    remaining = num_steps - start
-    history: dict[str, list] = {}
-    if remaining <= 0:
-        return state, {}
-    state, task = distributed.replicate((state, task), mesh)
-    chunks = {}
+    then = None if callback is None else (lambda states, histories: callback(states[0],
+                                                                              histories[0]))
+    states, histories = train_groups([Group(loss_fn, state, task)], optimizer, num_steps,
+                                     log_every=log_every, vmapped=vmapped, callback=then,
+                                     progress=progress, mesh=mesh)
+    return states[0], histories[0]
+
+
+def train_groups(groups: Sequence[Group], optimizer, num_steps: int, *, log_every: int = 100,
+                 vmapped: bool = True, callback: Callable | None = None,
+                 progress: bool | str = True, mesh=None):
+    """``train`` for several groups of runs at once, each with its own compiled program.
+
+    Groups differ in what shapes their program (e.g. the palindrome length, so a short
+    palindrome never pays for the longest).  Each chunk of ``log_every`` steps is dispatched
+    for every group before any result is awaited, so groups placed on different devices run
+    at the same time (on a CPU, one host device per core: ``distributed.host_devices``).
+    ``callback(states, histories)`` receives lists in group order.  Returns
+    ``(states, histories)``, lists in group order.
+    """
+    groups = [g._replace(state=jax.device_put(g.state, g.device),
+                         task=jax.device_put(g.task, g.device)) if g.device is not None
+              else g for g in groups]
+    states = [g.state for g in groups]
+    start = int(max(np.max(jax.device_get(s.step)) for s in states))
+    if num_steps - start <= 0:
+        return states, [{} for _ in groups]
+    states, tasks = distributed.replicate((states, [g.task for g in groups]), mesh)
+    chunks: dict = {}
+    histories: list[dict[str, list]] = [{} for _ in groups]
     bar = _progress(total=num_steps, initial=start, enabled=progress)
     done = start
     while done < num_steps:
         n = min(log_every, num_steps - done)
-        if n not in chunks:
-            chunks[n] = make_chunk(loss_fn, optimizer, n, vmapped)
         with distributed.using(mesh):
-            state, metrics = chunks[n](state, task)
-        metrics = jax.device_get(metrics)
-        bad = np.flatnonzero(~np.isfinite(np.asarray(metrics["loss"]).reshape(-1, n)).any(0))
-        # A finite loss can still be followed by an update that overflows the parameters.
-        if bad.size or not _all_finite(state.params):
+            if n not in chunks:
+                chunks[n] = _compile_all(groups, states, tasks, optimizer, n, vmapped)
+            outs = [chunk(s, t) for chunk, s, t in zip(chunks[n], states, tasks)]  # async
+        states = [s for s, _ in outs]
+        metrics = [jax.device_get(m) for _, m in outs]
+        failed = _all_diverged(metrics, vmapped)
+        if failed is not None:
             if bar is not None:  # clear the bar, so the error is a line of its own
                 bar.close()
-            raise NonFiniteLoss(done + (int(bad[0]) + 1 if bad.size else n))
-        for k, v in metrics.items():
-            history.setdefault(k, []).append(np.asarray(v))
+            state = states[0] if len(states) == 1 else states
+            raise NonFiniteLoss(done + failed + 1, state)
+        for history, m in zip(histories, metrics):
+            for k, v in m.items():
+                history.setdefault(k, []).append(np.asarray(v))
         done += n
         if bar is not None:
             bar.update(n)
-            bar.set_postfix({k: f"{np.mean(v[..., -1]):.3f}" for k, v in metrics.items()
-                             if k in ("loss", "accuracy")})
+            bar.set_postfix({k: f"{np.mean(np.concatenate([np.ravel(m[k][..., -1]) for m in metrics])):.3f}"
+                             for k in ("loss", "accuracy") if k in metrics[0]})
         if callback is not None:
-            callback(state, history)
+            callback(states, histories)
     if bar is not None:
         bar.close()
-    out = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
-    out["step"] = np.arange(start + 1, num_steps + 1)
-    return state, out
+    out = []
+    for history in histories:
+        h = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
+        h["step"] = np.arange(start + 1, num_steps + 1)
+        out.append(h)
+    return states, out
+
+
+def _compile_all(groups, states, tasks, optimizer, n: int, vmapped: bool) -> list:
+    """Every group's chunk of ``n`` steps, compiled side by side (XLA releases the GIL)."""
+    def compile_one(i):
+        chunk = make_chunk(groups[i].loss_fn, optimizer, n, vmapped)
+        return chunk.lower(states[i], tasks[i]).compile()
+    if len(groups) == 1 or not jax.sharding.get_abstract_mesh().empty:
+        return [compile_one(i) for i in range(len(groups))]   # a mesh context is per thread
+    with concurrent.futures.ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        return list(pool.map(compile_one, range(len(groups))))
+
+
+def _all_diverged(metrics: list[dict], vmapped: bool) -> int | None:
+    """The chunk-relative index of the step at which the last still-finite run diverged, when
+    every run has (a single run: its first non-finite step); None while any run is finite."""
+    finite = [np.asarray(m["finite"]).reshape(-1, np.shape(m["finite"])[-1]) for m in metrics]
+    finite = np.concatenate(finite, axis=0)                     # [runs, n]
+    if finite.all() or (vmapped and finite[:, -1].any()):
+        return None
+    if not vmapped:
+        return int(np.flatnonzero(~finite[0])[0])
+    return int(np.max(np.argmax(~finite, axis=1)))
+
+
+def diverged_at(history: dict) -> np.ndarray:
+    """Per run (the leading axes of ``history``): the 1-based step at which it diverged
+    (its first non-finite update), or 0 for a run that stayed finite."""
+    finite = np.asarray(history["finite"], bool)
+    first = np.argmax(~finite, axis=-1)
+    return np.where(finite.all(-1), 0, np.asarray(history["step"])[first])
 
 
 @jax.jit
