@@ -30,8 +30,7 @@ def script(name: str):
     """``experiments/<name>.py`` imported as a module (once)."""
     if name not in _modules:
         path = EXPERIMENTS / f"{name}.py"
-        if not path.exists():
-            pytest.skip(f"{path.name} does not exist")
+        assert path.exists(), f"experiments/{path.name} is missing: its error cases cannot run"
         spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -124,7 +123,7 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("generate", ["--run-dir", "old"], "no trained model"),
     ("gnn", ["--dataset", "imagenet"], "unknown dataset"),
     ("gnn", ["--model", "gin"], "unknown model"),
-    ("gnn", ["--dataset", "cora", "--data-dir", "no-data"], "not found"),
+    ("gnn", ["--dataset", "cora", "--data_dir", "no-data"], "not found"),
     ("gnn", ["--seeds", "0"], "must be > 0"),
     ("graph_lstm", ["--seeds", "0"], "must be > 0"),
     ("graph_lstm", ["--steps", "many"], "expected a int"),
@@ -210,8 +209,7 @@ PROCESS_CASES = [
 
 @pytest.mark.parametrize("name, argv, match", PROCESS_CASES, ids=[c[0] for c in PROCESS_CASES])
 def test_real_process(work, name, argv, match):
-    if not (EXPERIMENTS / f"{name}.py").exists():
-        pytest.skip(f"{name}.py does not exist")
+    assert (EXPERIMENTS / f"{name}.py").exists(), f"experiments/{name}.py is missing"
     before = snapshot(work)
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, str(EXPERIMENTS / f"{name}.py"), *argv], cwd=work,
@@ -222,3 +220,8 @@ def test_real_process(work, name, argv, match):
         done.stderr
     assert match in done.stderr
     assert snapshot(work) == before
+
+
+def test_a_missing_script_fails_rather_than_skips():
+    with pytest.raises(AssertionError, match="no_such_cli.py is missing"):
+        script("no_such_cli")

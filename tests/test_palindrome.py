@@ -1,10 +1,12 @@
-"""Palindrome data: mirror property, target = first digit, both parities, padding."""
+"""Palindrome data: mirror property, target = first digit, both parities, padding, and the
+randomness of the padded path (uniform kept positions, an independent left half)."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 
 from rnn_gnn import palindrome as P
 
@@ -61,3 +63,50 @@ def test_loss_fn_runs_all_lengths_in_one_vmapped_program():
     chex.assert_tree_all_finite(losses)
     # near ln(10) for an untrained model
     np.testing.assert_allclose(np.asarray(losses), np.log(10), atol=0.3)
+
+
+# ----------------------------------------------------------------------------- randomness
+
+def chi2_p(counts, expected) -> float:
+    """p-value of Pearson's chi-square statistic (df = cells - 1)."""
+    counts = np.asarray(counts, np.float64).ravel()
+    expected = np.broadcast_to(expected, counts.shape)
+    return float(stats.chi2.sf(np.sum((counts - expected) ** 2 / expected), counts.size - 1))
+
+
+P_MIN = 1e-6  # fixed keys make these deterministic; a real bias gives p-values far below this
+
+
+@pytest.mark.parametrize("length", [5, 8, 12])
+def test_padded_batch_kept_positions_are_uniform_and_the_left_half_independent(length):
+    """On the padded path (one program for every length) each kept input position is uniform
+    over 0-9, and the free left half of the palindrome is independent across positions."""
+    max_length, batch = 12, 20000
+    make = jax.jit(P.palindrome_batch, static_argnums=(1, 3, 4))  # length stays traced
+    inputs, targets = make(jax.random.PRNGKey(7), batch, length, 1, max_length)
+    mask = np.asarray(P.step_mask(length, max_length))
+    digits = np.asarray(inputs)[:, mask, 0].astype(int)          # palindrome positions 0..T-2
+    for position in range(length - 1):
+        counts = np.bincount(digits[:, position], minlength=10)
+        assert len(counts) == 10, counts
+        assert chi2_p(counts, batch / 10) > P_MIN, (position, counts)
+    left = digits[:, :(length + 1) // 2]                           # the free digits
+    for i in range(left.shape[1]):
+        for j in range(i + 1, left.shape[1]):
+            table = np.zeros((10, 10))
+            np.add.at(table, (left[:, i], left[:, j]), 1)
+            expected = np.outer(table.sum(1), table.sum(0)) / batch
+            statistic = np.sum((table - expected) ** 2 / expected)
+            assert stats.chi2.sf(statistic, 81) > P_MIN, (i, j)      # (10-1)^2 dof
+    np.testing.assert_array_equal(np.asarray(targets), digits[:, 0])
+
+
+def test_the_chi_square_checks_can_fail():
+    """The bounds above reject what a broken generator would give."""
+    rng = np.random.default_rng(0)
+    assert chi2_p(np.bincount(rng.integers(0, 9, 20000), minlength=10), 2000) < P_MIN
+    a = rng.integers(0, 10, 20000)
+    table = np.zeros((10, 10))
+    np.add.at(table, (a, (a + rng.integers(0, 2, 20000)) % 10), 1)   # b depends on a
+    expected = np.outer(table.sum(1), table.sum(0)) / 20000
+    assert stats.chi2.sf(np.sum((table - expected) ** 2 / expected), 81) < P_MIN

@@ -20,7 +20,7 @@ trusts its input:
    0..n-1 -- and only then turned into arrays.  Every failure, ``MemoryError`` and
    ``OverflowError`` included, is a one-line ``DataError`` naming the file.
 
-Where the files come from, in order: an explicit directory (``--data-dir``), the directory in
+Where the files come from, in order: an explicit directory (``--data_dir``), the directory in
 ``$RNN_GNN_PLANETOID``, the download cache (``$XDG_CACHE_HOME/rnn_gnn/planetoid``, default
 ``~/.cache/rnn_gnn/planetoid``).  Downloading is opt-in (``download=True``): it fetches from the
 Planetoid repository, checks each file's sha256 and writes it atomically, so an interrupted
@@ -402,7 +402,7 @@ def find_planetoid(name: str, data_dir=None, download: bool = False,
     missing = next(p for p in planetoid_files(name, candidates[0]).values() if not p.is_file())
     where = (f"{missing}" if data_dir is not None
              else f"{missing.name} in any of {', '.join(str(c) for c in candidates)}")
-    raise DataError(f"Planetoid file not found: {where}; pass --data-dir DIR holding the "
+    raise DataError(f"Planetoid file not found: {where}; pass --data_dir DIR holding the "
                     f"ind.{name}.* files (or set ${PLANETOID_ENV}), or add --download to fetch "
                     f"them from {url} into {target}")
 
