@@ -216,7 +216,8 @@ CRAFTED = [  # (file, content, words of the one-line error)
     *[(s, pickle.dumps(np.array([[{"a": 1}, [2]]], dtype=object)), "dtype 'O8'") for s in PICKLED],
     *[(s, pickle.dumps(np.zeros((2, 2), dtype=[("a", "f4"), ("b", "i4")])), "dtype 'V8'")
       for s in PICKLED],
-    ("tx", csr_with(indices=np.array([0, 1, 0, 10**6, 0, 1], np.int32)), "column index outside"),
+    *[(s, csr_with(indices=np.array([0, 1, 0, 10**6, 0, 1], np.int32)), "column index outside")
+      for s in PICKLED],                       # checked before its role, in every file
     ("allx", csr_with(indices=np.array([0, 1, -7, 1, 0, 1], np.int32)), "column index outside"),
     ("x", csr_with(indptr=np.array([0, 4, 2, 6], np.int32)), "not monotone"),
     ("tx", csr_with(indptr=np.array([0, 2, 4, 600], np.int32)), "does not span"),
