@@ -1,18 +1,28 @@
-"""Node classification with GCN or GAT (SPEC Part 3).
+"""Node classification with GCN or GAT (SPEC Part 3), each paper's settings by default.
 
     python experiments/gnn.py                                  # karate club, seconds, + picture
-    python experiments/gnn.py --dataset cora --model gcn       # Kipf & Welling's settings
+    python experiments/gnn.py --dataset Cora --model gcn       # Kipf & Welling's settings
     python experiments/gnn.py --dataset cora --model gat       # Velickovic et al.'s settings
-    python experiments/gnn.py --dataset citeseer --data-dir DIR [--download]
+    python experiments/gnn.py --dataset cora --hidden 64 --dropout 0.3 --epochs 300
+    python experiments/gnn.py --dataset citeseer --data_dir DIR [--download]
 
-Trains ``--seeds`` models at once (vmapped) with the paper's settings (rnn_gnn.graph.classify.
-PAPER) and reports test accuracy as mean +- std over the seeds.  Writes
-``{out}/{dataset}_{model}.{csv,json}`` and ``_curves.png``; on the karate club also
-``karate_{model}_clubs.png``, the graph coloured by predicted club.
+Trains --seeds models at once (vmapped) and reports test accuracy as mean +- std over the
+seeds.  Cora and Citeseer are read from --data_dir, else $RNN_GNN_PLANETOID, else the download
+cache ($XDG_CACHE_HOME/rnn_gnn/planetoid); --download fetches missing files from the Planetoid
+repository into that cache (or into --data_dir).  The karate club is built in.
+
+Writes to --out, with NAME = {dataset}_{model}, plus _{setting}{value} for every setting that
+differs from the paper's (so other settings never overwrite the paper-settings results):
+  NAME.csv          per seed: selected epoch, stopped early, its val and test accuracy
+  NAME_epochs.csv   per seed and epoch: loss, train/val/test accuracy (and val loss)
+  NAME.json         command, settings, mean +- std, timings, the per-seed rows
+  NAME_curves.png   loss and accuracy curves, mean +- std over seeds
+  NAME_clubs.png    (karate only) the graph coloured by predicted club
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import platform
@@ -25,128 +35,98 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from rnn_gnn import cli  # noqa: E402
-from rnn_gnn.graph import classify, data  # noqa: E402
+from rnn_gnn.graph import classify, data, figures  # noqa: E402
+from rnn_gnn.plotting import plt  # noqa: E402
+
+
+def name_in(names, what):
+    """argparse ``type=``: one of ``names``, in any letter case."""
+    def parse(text):
+        if text.lower() not in names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; choose from "
+                                             f"{', '.join(names)}")
+        return text.lower()
+    return parse
+
+
+def number(kind, low, high=None):
+    """argparse ``type=``: a ``kind`` in ``[low, high)`` (no upper bound without ``high``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if not (low <= value and (high is None or value < high)):
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high or 'inf'}), got {text}")
+        return value
+    return parse
+
+
+def paper(field, models=tuple(classify.PAPER)):
+    """The papers' value of ``field`` for --help, per model where they differ."""
+    values = {m: getattr(classify.config_for(m, "cora"), field) for m in models}
+    if len(set(values.values())) == 1:
+        return f"default: {next(iter(values.values()))}"
+    return "default: " + ", ".join(f"{m} {v}" for m, v in values.items())
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="karate", help=f"one of {', '.join(data.DATASETS)}")
-    p.add_argument("--model", default="gcn", help="gcn or gat")
-    p.add_argument("--seeds", type=cli.positive(int), default=10, help="runs (seeds 0..n-1)")
-    p.add_argument("--epochs", type=cli.positive(int), help="override the paper's epoch count")
-    p.add_argument("--data-dir", help="directory holding the Planetoid ind.<name>.* files "
-                                      f"(default: ${data.PLANETOID_ENV}, ../shared, the cache)")
+    p = cli.ArgumentParser(description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", type=name_in(data.DATASETS, "dataset"), default="karate",
+                   metavar="{" + ",".join(data.DATASETS) + "}", help="default: karate (any case)")
+    p.add_argument("--model", type=name_in(tuple(classify.PAPER), "model"), default="gcn",
+                   metavar="{" + ",".join(classify.PAPER) + "}", help="default: gcn (any case)")
+    p.add_argument("--seeds", type=cli.positive(int), default=10,
+                   help="runs, seeds 0..N-1 (default: 10)")
+    p.add_argument("--hidden", type=cli.positive(int),
+                   help=f"hidden units per layer, per head for GAT ({paper('hidden')})")
+    p.add_argument("--heads", type=cli.positive(int),
+                   help=f"GAT hidden-layer attention heads ({paper('heads', ['gat'])}; gat only)")
+    p.add_argument("--learning_rate", type=cli.positive(float),
+                   help=f"Adam's learning rate ({paper('learning_rate')})")
+    p.add_argument("--dropout", type=number(float, 0.0, 1.0),
+                   help=f"drop probability, in [0, 1) ({paper('dropout')})")
+    p.add_argument("--weight_decay", type=number(float, 0.0),
+                   help=f"L2 on the weights each paper decays ({paper('weight_decay')})")
+    p.add_argument("--epochs", type=cli.positive(int),
+                   help=f"most epochs ({paper('epochs')}; karate 200)")
+    p.add_argument("--data_dir", type=Path, help=f"directory holding the Planetoid "
+                   f"ind.<name>.* files (default: ${data.PLANETOID_ENV}, else the cache)")
     p.add_argument("--download", action="store_true",
                    help=f"fetch missing Planetoid files from {data.PLANETOID_URL}")
-    p.add_argument("--out", type=cli.out_dir, default="results/gnn", help="output directory")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--allow_modified", action="store_true",
+                   help="load Cora/Citeseer files whose sha256 differs from the published ones")
+    p.add_argument("--out", type=cli.out_dir, default=Path("results/gnn"),
+                   help="output directory (default: results/gnn)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    cli.check(args.dataset in data.DATASETS,
-              f"unknown dataset {args.dataset!r}; choose from {', '.join(data.DATASETS)}")
-    cli.check(args.model in classify.PAPER,
-              f"unknown model {args.model!r}; choose from {', '.join(classify.PAPER)}")
+    cli.check(args.heads is None or args.model == "gat", "--heads applies to --model gat only")
     return args
-
-
-def config(args) -> classify.Config:
-    cfg = classify.PAPER[args.model]
-    if args.dataset == "karate":
-        # Validation and test are the same 32 members: select nothing, report the last epoch.
-        cfg = dataclasses.replace(cfg, selection="last", epochs=min(cfg.epochs, 200))
-    if args.epochs:
-        cfg = dataclasses.replace(cfg, epochs=args.epochs)
-    return cfg
-
-
-def plot_curves(history, result, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-    epochs = np.arange(1, history["loss"].shape[1] + 1)
-    for ax, names in ((ax_loss, ("loss", "val_loss")),
-                      (ax_acc, ("accuracy", "val_accuracy", "test_accuracy"))):
-        for name in names:
-            mean, std = history[name].mean(0), history[name].std(0)
-            label = {"loss": "train loss (dropout)", "accuracy": "train acc (dropout)"}.get(
-                name, name.replace("_", " "))
-            ax.plot(epochs, mean, label=label, lw=1.2)
-            ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    for e in result["epoch"]:
-        ax_acc.axvline(e, color="k", alpha=0.15, lw=0.8)
-    ax_loss.set_ylabel("cross-entropy")
-    ax_acc.set_ylabel("accuracy (mean +- std over seeds)")
-    ax_acc.set_ylim(0, 1.02)
-    fig.suptitle(title + "  (grey lines: selected epochs)", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def plot_karate(node_data, prediction, accuracy, model):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import networkx as nx
-    g = nx.karate_club_graph()
-    pos = nx.spring_layout(g, seed=3)
-    fig, ax = plt.subplots(figsize=(7, 5.6))
-    nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.3)
-    colours = np.array(["tab:blue", "tab:orange"])
-    labels, train = node_data.labels, set(node_data.train.tolist())
-    for club, shape in ((0, "o"), (1, "s")):
-        nodes = [v for v in g if labels[v] == club]
-        nx.draw_networkx_nodes(
-            g, pos, nodelist=nodes, node_shape=shape, ax=ax, node_size=320,
-            node_color=colours[prediction[nodes]],
-            edgecolors=["black" if v in train else ("red" if prediction[v] != labels[v]
-                                                    else "white") for v in nodes],
-            linewidths=[3.0 if v in train or prediction[v] != labels[v] else 1.0 for v in nodes])
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
-    handles = [plt.Line2D([], [], marker="o", ls="", color="tab:blue", label="predicted: Mr. Hi"),
-               plt.Line2D([], [], marker="o", ls="", color="tab:orange",
-                          label="predicted: Officer"),
-               plt.Line2D([], [], marker="o", ls="", color="grey", label="true club: Mr. Hi"),
-               plt.Line2D([], [], marker="s", ls="", color="grey", label="true club: Officer"),
-               plt.Line2D([], [], marker="o", ls="", mfc="none", mec="black", mew=2.5,
-                          label="labelled (train)"),
-               plt.Line2D([], [], marker="o", ls="", mfc="none", mec="red", mew=2.5,
-                          label="misclassified")]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"Zachary's karate club: {model.upper()} trained on {len(train)} labelled "
-                 f"members; test accuracy {accuracy:.1%} (seed 0)", fontsize=10)
-    ax.axis("off")
-    return fig
 
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = config(args)
+    cfg = classify.config_for(args.model, args.dataset,
+                              **{k: getattr(args, k) for k in classify.TUNABLE})
     try:
-        node_data = data.load(args.dataset, args.data_dir, args.download)
+        node_data = data.load(args.dataset, args.data_dir, args.download,
+                              allow_modified=args.allow_modified)
     except data.DataError as e:
         raise cli.UsageError(str(e))
+    seeds = list(range(args.seeds))
     start, cpu_start = time.time(), time.process_time()
     _, history, result = classify.train_seeds(
-        cfg, node_data, range(args.seeds),
+        cfg, node_data, seeds,
         progress=False if args.no_progress else f"{args.dataset} {args.model}")
     wall, cpu = time.time() - start, time.process_time() - cpu_start
     test = 100 * result["test_accuracy"]
     stopped = int(np.sum(result["stopped_early"]))
-    summary = (f"{args.dataset} {args.model}: test accuracy "
-               f"{test.mean():.2f} +- {test.std():.2f} % "
-               f"over {args.seeds} seeds (max {cfg.epochs} epochs, selection {cfg.selection}, "
-               f"early stop fired in {stopped}/{args.seeds}; {wall:.0f} s)")
-    out = Path(args.out)
-    stem = out / f"{args.dataset}_{args.model}"
-    rows = [{"seed": int(s), "epoch": int(e), "stopped_early": bool(x), "val_accuracy": float(v),
-             "test_accuracy": float(t)}
-            for s, e, x, v, t in zip(result["seed"], result["epoch"], result["stopped_early"],
-                                     result["val_accuracy"], result["test_accuracy"])]
-    cli.write_csv(stem.with_suffix(".csv"), rows)
-    cli.write_json(stem.with_suffix(".json"), {
+    stem = args.out / classify.run_name(args.dataset, cfg)
+    rows = classify.seed_rows(result)
+    cli.write_csv(f"{stem}.csv", rows)
+    cli.write_csv(f"{stem}_epochs.csv", classify.epoch_rows(history, seeds))
+    cli.write_json(f"{stem}.json", {
         "command": " ".join(["python", sys.argv[0]]
                             + (sys.argv[1:] if argv is None else list(argv))),
         "dataset": args.dataset, "model": args.model, "config": dataclasses.asdict(cfg),
@@ -156,19 +136,21 @@ def main(argv=None):
         "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
         "machine": f"{platform.machine()} {platform.processor()}, {os.cpu_count()} CPUs",
         "runs": rows})
-    import matplotlib.pyplot as plt
-    fig = plot_curves(history, result, f"{args.dataset} {args.model.upper()}: "
-                                       f"{test.mean():.1f} +- {test.std():.1f} % test accuracy")
-    cli.save_figure(fig, Path(f"{stem}_curves.png"))
+    fig = figures.classification_curves(history, result, f"{args.dataset} {args.model.upper()}: "
+                                        f"{test.mean():.1f} +- {test.std():.1f} % test accuracy")
+    cli.save_figure(fig, f"{stem}_curves.png")
     plt.close(fig)
+    written = f"{stem}.csv, _epochs.csv, .json, _curves.png"
     if args.dataset == "karate":
-        fig = plot_karate(node_data, np.asarray(result["prediction"][0]),
-                          float(result["test_accuracy"][0]), args.model)
-        cli.save_figure(fig, out / f"karate_{args.model}_clubs.png")
+        fig = figures.karate_clubs(node_data, np.asarray(result["prediction"][0]),
+                                   float(result["test_accuracy"][0]), args.model)
+        cli.save_figure(fig, f"{stem}_clubs.png")
         plt.close(fig)
-    print(summary)
-    print(f"wrote {stem}.csv, .json, _curves.png" + (
-        f", {out}/karate_{args.model}_clubs.png" if args.dataset == "karate" else ""))
+        written += ", _clubs.png"
+    print(f"{args.dataset} {args.model}: test accuracy {test.mean():.2f} +- {test.std():.2f} % "
+          f"over {args.seeds} seeds (max {cfg.epochs} epochs, selection {cfg.selection}, "
+          f"early stop fired in {stopped}/{args.seeds}; {wall:.0f} s)")
+    print(f"wrote {written}")
     return result
 
 

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from rnn_gnn.distributed import is_main_process
+
 EXIT_USAGE = 2
 
 
@@ -130,8 +132,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+# Result files (write_bytes, write_json, write_csv, save_figure) are written by the main
+# process only: in a multi-process job every process computes the same results, and one copy
+# is enough (``atomic_write_bytes`` itself writes in every process, for caches of downloads).
+
+def write_bytes(path, data: bytes) -> None:
+    """A result file, written atomically by the main process (``is_main_process``) only."""
+    if is_main_process():
+        atomic_write_bytes(path, data)
+
+
 def write_json(path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
+    write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
 
 
 def write_csv(path, rows: Iterable[dict]) -> None:
@@ -142,11 +154,13 @@ def write_csv(path, rows: Iterable[dict]) -> None:
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    atomic_write_bytes(path, buf.getvalue().encode())
+    write_bytes(path, buf.getvalue().encode())
 
 
 def save_figure(fig, path) -> None:
-    """Save a matplotlib figure atomically (PNG by the path's suffix)."""
+    """Save a matplotlib figure atomically (PNG by the path's suffix), main process only."""
+    if not is_main_process():
+        return
     import io
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
@@ -160,3 +174,35 @@ def _jsonable(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+# ----------------------------------------------------------------------------- run records
+
+def machine() -> dict:
+    """What a result was measured on: CPU model, usable cores, JAX backend and devices."""
+    import platform
+
+    import jax
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    devices = jax.devices()
+    return {"cpu": model, "cores": len(os.sched_getaffinity(0)),
+            "backend": devices[0].platform, "device_kind": devices[0].device_kind,
+            "devices": len(devices), "jax": jax.__version__}
+
+
+def compile_timer() -> Callable[[], float]:
+    """Start adding up XLA compile time; the returned function gives the seconds so far."""
+    import jax
+    total = [0.0]
+
+    def listen(event: str, seconds: float, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            total[0] += seconds
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    return lambda: total[0]

@@ -1,13 +1,27 @@
-"""The graph-convolutional LSTM against its equations, and the wave task's rules."""
+"""The graph-convolutional LSTM against its equations, the wave task's rules, and the
+comparison's checkpoint / resume and per-step history."""
+
+import csv
+import dataclasses
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from rnn_gnn import cells
+from rnn_gnn import cells, checkpoint, cli
+from rnn_gnn.checkpoint import CheckpointError
+from rnn_gnn.graph import comparison
 from rnn_gnn.graph import graph_lstm as gl
-from rnn_gnn.graph import layers
+from reference import dense_adjacency, normalized_adjacency
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TASK = gl.Task(num_nodes=12, steps=30, refractory=4, spontaneous=0.02)
 
@@ -39,7 +53,7 @@ class GraphLSTMTest(chex.TestCase):
         x = jax.random.normal(jax.random.PRNGKey(1), (2, 6, 12, 1))
         out = self.variant(gl.graph_lstm_apply)(params, graph, x)
         chex.assert_shape(out, (2, 12, gl.NUM_CLASSES))
-        A_hat = layers.normalized_adjacency(layers.dense_adjacency(graph))
+        A_hat = normalized_adjacency(dense_adjacency(graph))
         chex.assert_trees_all_close(np.asarray(out), numpy_graph_lstm(params, A_hat, np.asarray(x)),
                                     atol=1e-5)
 
@@ -77,3 +91,104 @@ def test_waves_obey_the_greenberg_hastings_rules():
     # predicts the next frame up to the unforeseeable sparks and colour ties.
     ceiling = gl.rule_ceiling(TASK, graph, jax.random.PRNGKey(4), 64)
     assert ceiling["accuracy"] > 0.98 and ceiling["wave_f1"] > 0.9
+
+
+# ----------------------------------------------------------------------------- resumable runs
+
+TINY_TASK = gl.Task(num_nodes=10, steps=5, refractory=3, spontaneous=0.02)
+TINY = gl.Config(num_hidden=4, batch_size=4, eval_batch=8, train_steps=20)
+
+
+def resume_worker(out: Path) -> None:
+    """Run in a subprocess by the test below: one windowed-GCN variant (quick to compile),
+    trained uninterrupted with saves at steps 10 and 20; then, with the step-20 checkpoint
+    deleted (a kill between the saves), resumed; then resumed once more, finished."""
+    quiet = dict(log_every=5, progress=False, log=lambda line: None)
+    variant = comparison.variants(TINY_TASK)[3]
+    ckpt = out / variant.key
+    runs = {}
+    for name, resume in (("whole", False), ("resumed", True), ("again", True)):
+        state, history, test = comparison.train_variant(
+            variant, TINY_TASK, TINY, [0, 1], checkpoint_dir=ckpt, checkpoint_every=10,
+            resume=resume, **quiet)
+        runs[name] = (jax.tree_util.tree_leaves(jax.device_get(state.params)), history, test)
+        if name == "whole":
+            saved = [p.name for p in checkpoint.list_checkpoints(ckpt)]
+            checkpoint.list_checkpoints(ckpt)[-1].unlink()
+    np.savez(out / "runs.npz", saved=np.array(saved), **{
+        f"{name}/{part}/{k}": v for name, (params, history, test) in runs.items()
+        for part, tree in (("params", dict(enumerate(params))), ("history", history),
+                           ("test", test)) for k, v in tree.items()})
+    rows = comparison.step_rows(variant.label, runs["resumed"][1], [0, 1])
+    cli.write_csv(out / "steps.csv", rows)
+
+
+def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    # opt level 0 and a compilation cache: the three runs compile their programs once.
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0",
+               JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax_cache"),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    done = subprocess.run([sys.executable, __file__, str(tmp_path)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = np.load(tmp_path / "runs.npz")
+    assert list(runs["saved"]) == ["ckpt-000000010.msgpack", "ckpt-000000020.msgpack"]
+    keys = [k.split("/", 1)[1] for k in runs.files if k.startswith("whole/")]
+    assert {k for k in keys if k.startswith("history/")} >= {
+        f"history/{m}" for m in comparison.STEP_METRICS}
+    assert runs["whole/history/loss"].shape == (2, 20)
+    for name in ("resumed", "again"):   # exactly the uninterrupted run's numbers
+        for key in keys:
+            np.testing.assert_array_equal(runs[f"{name}/{key}"], runs[f"whole/{key}"],
+                                          err_msg=f"{name} {key}")
+    # The per-step CSV: every seed's every step, with the history's numbers.
+    with open(tmp_path / "steps.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["model", "seed", "step", *comparison.STEP_METRICS]
+    assert [(r["seed"], r["step"]) for r in rows] == [
+        (str(s), str(t)) for s in (0, 1) for t in range(1, 21)]
+    assert float(rows[25]["loss"]) == runs["whole/history/loss"][1, 5]
+    assert all(0 <= float(r["wave_f1"]) <= 1 and 0 <= float(r["accuracy"]) <= 1 for r in rows)
+
+
+def test_checkpoints_are_continued_only_when_asked_and_with_their_settings(tmp_path):
+    variant = comparison.variants(TINY_TASK)[0]
+    wanted = comparison.settings(variant, TINY_TASK, TINY, [0])
+    ckpt = tmp_path / "graph_lstm"
+    assert comparison.check_resume(ckpt, wanted, resume=True) is None     # nothing to resume
+    checkpoint.save_step(ckpt, 10, {"w": np.zeros(2)}, dict(wanted, history={}))
+    with pytest.raises(CheckpointError, match="pass --resume"):
+        comparison.check_resume(ckpt, wanted, resume=False)
+    assert comparison.check_resume(ckpt, wanted, resume=True)["step"] == 10
+    other = comparison.settings(variant, TINY_TASK, dataclasses.replace(TINY, train_steps=30), [0, 1])
+    with pytest.raises(CheckpointError, match=r"config\.train_steps 20 -> 30; seeds \[0\] -> \[0, 1\]"):
+        comparison.check_resume(ckpt, other, resume=True)
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "holds checkpoints of an earlier run: pass --resume"),
+    (["--resume", "--steps", "500"], "other settings (config.train_steps 2000 -> 500)"),
+    (["--checkpoint_every", "150"], "--checkpoint_every must be 0 or a multiple of --log_every"),
+])
+def test_cli_refuses_to_resume_wrongly_in_one_line(tmp_path, argv, message, capsys):
+    """Before any training: the first model's directory holds a checkpoint of the default run."""
+    spec = importlib.util.spec_from_file_location("graph_lstm_cli",
+                                                  ROOT / "experiments" / "graph_lstm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    variant = comparison.variants(module.TASK)[0]
+    saved = comparison.settings(variant, module.TASK, gl.Config(), [0, 1, 2])
+    ckpt = tmp_path / "graph_lstm_checkpoints" / variant.key
+    checkpoint.save_step(ckpt, 100, {"w": np.zeros(2)}, saved)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as done:
+        cli.run_main(module.main, ["--out", str(tmp_path), "--no_progress", *argv])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+if __name__ == "__main__":
+    resume_worker(Path(sys.argv[1]))

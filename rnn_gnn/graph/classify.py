@@ -59,6 +59,31 @@ PAPER = {
 }
 
 
+# The settings the CLI exposes as flags (``experiments/gnn.py``); ``None`` keeps the paper's.
+TUNABLE = ("hidden", "learning_rate", "dropout", "weight_decay", "heads", "epochs")
+
+
+def config_for(model: str, dataset: str, **overrides) -> Config:
+    """``PAPER[model]`` for ``dataset``, with ``overrides`` (``TUNABLE`` names; ``None`` keeps
+    the paper's value).  On the karate club validation and test are the same 32 members, so
+    nothing is selected (``selection="last"``) and the epochs are capped at 200."""
+    if model not in PAPER:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(PAPER)}")
+    cfg = PAPER[model]
+    if dataset == "karate":
+        cfg = dataclasses.replace(cfg, selection="last", epochs=min(cfg.epochs, 200))
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def run_name(dataset: str, cfg: Config) -> str:
+    """``{dataset}_{model}``, plus ``_{setting}{value}`` for every ``TUNABLE`` setting that
+    differs from the paper's (e.g. ``cora_gcn_hidden64``): a run with other settings never
+    overwrites the paper-settings results."""
+    paper = config_for(cfg.model, dataset)
+    return f"{dataset}_{cfg.model}" + "".join(
+        f"_{k}{getattr(cfg, k):g}" for k in TUNABLE if getattr(cfg, k) != getattr(paper, k))
+
+
 def init_params(cfg: Config, key, data: NodeData):
     d = data.graph.nodes.shape[1]
     if cfg.model == "gcn":
@@ -82,7 +107,8 @@ def _split_loss(logits, labels, index):
 
 def make_loss(cfg: Config, data: NodeData, with_eval: bool = True):
     """``loss_fn(params, key, task)``: cross-entropy on the training nodes with dropout; as
-    metrics, train accuracy and (``with_eval``) the dropout-free val/test loss and accuracy."""
+    metrics, its accuracy and (``with_eval``) the dropout-free accuracy on the training nodes
+    (``train_accuracy``) and loss and accuracy on the validation and test nodes."""
     apply = MODELS[cfg.model].apply
     graph, labels = data.graph, jnp.asarray(data.labels)
 
@@ -92,9 +118,11 @@ def make_loss(cfg: Config, data: NodeData, with_eval: bool = True):
         if not with_eval:
             return loss, {"accuracy": accuracy}
         clean = jax.lax.stop_gradient(apply(params, graph))
+        _, train_accuracy = _split_loss(clean, labels, data.train)
         val_loss, val_accuracy = _split_loss(clean, labels, data.val)
         _, test_accuracy = _split_loss(clean, labels, data.test)
-        return loss, {"accuracy": accuracy, "val_loss": val_loss, "val_accuracy": val_accuracy,
+        return loss, {"accuracy": accuracy, "train_accuracy": train_accuracy,
+                      "val_loss": val_loss, "val_accuracy": val_accuracy,
                       "test_accuracy": test_accuracy}
     return loss_fn
 
@@ -182,7 +210,7 @@ def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = 50, prog
     final = jax.device_get(jax.jit(jax.vmap(lambda p: evaluate(cfg, data, p)))(state.params))
     # The loss_fn's metrics at step t describe the parameters after t - 1 updates: shift them
     # by one and append the final evaluation, so that index e - 1 is "after e updates".
-    for name in ("val_loss", "val_accuracy", "test_accuracy"):
+    for name in ("train_accuracy", "val_loss", "val_accuracy", "test_accuracy"):
         history[name] = np.concatenate([history[name][:, 1:], final[name][:, None]], axis=1)
     epochs, stopped = zip(*[select_epoch(cfg, vl, va) for vl, va in
                             zip(history["val_loss"], history["val_accuracy"])])
@@ -197,6 +225,27 @@ def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = 50, prog
         "prediction": final["prediction"],
     }
     return state, history, result
+
+
+# The per-epoch CSV's columns after seed and epoch: ``loss`` is the training objective of
+# update e (with dropout); the others are dropout-free, after e updates.
+EPOCH_COLUMNS = ("loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy")
+
+
+def epoch_rows(history: dict, seeds) -> list[dict]:
+    """``train_seeds``' history as rows: one per seed and epoch, ``EPOCH_COLUMNS``."""
+    epochs = history["loss"].shape[1]
+    return [{"seed": int(seed), "epoch": e + 1,
+             **{m: float(history[m][i, e]) for m in EPOCH_COLUMNS}}
+            for i, seed in enumerate(seeds) for e in range(epochs)]
+
+
+def seed_rows(result: dict) -> list[dict]:
+    """``train_seeds``' result as rows: per seed the selected epoch and its accuracies."""
+    return [{"seed": int(s), "epoch": int(e), "stopped_early": bool(x), "val_accuracy": float(v),
+             "test_accuracy": float(t)}
+            for s, e, x, v, t in zip(result["seed"], result["epoch"], result["stopped_early"],
+                                     result["val_accuracy"], result["test_accuracy"])]
 
 
 def make_epoch(cfg: Config, data: NodeData, seed: int = 0):

@@ -50,6 +50,7 @@ import numpy as np
 from rnn_gnn import cells
 from rnn_gnn.graph.data import graph_from_edges
 from rnn_gnn.graph.layers import propagate
+from rnn_gnn.train import init_state, make_optimizer, softmax_cross_entropy, train
 
 NUM_CLASSES = 3   # not excited / excited by a +1 wave / by a -1 wave
 INPUT_DIM = 2     # excited, spark colour
@@ -246,7 +247,6 @@ def init_params(name: str, key, cfg: Config):
 
 def scores(logits, target):
     """Cross-entropy, accuracy and per-class counts (for the F1 scores) of a prediction."""
-    from rnn_gnn.train import softmax_cross_entropy
     loss, accuracy = softmax_cross_entropy(logits.reshape(-1, NUM_CLASSES), target.reshape(-1))
     return loss, dict(counts(jnp.argmax(logits, -1), target), accuracy=accuracy)
 
@@ -263,21 +263,24 @@ def counts(predicted, target):
 
 
 def make_loss(name: str, graph, task: Task, batch_size: int):
-    """``loss_fn(params, key, task=None)``: a fresh batch of waves per step, drawn from key."""
+    """``loss_fn(params, key, task=None)``: a fresh batch of waves per step, drawn from key;
+    its metrics are the batch's accuracy and F1 scores (scalars, one per step in the history)."""
     apply = MODELS[name].apply
 
     def loss_fn(params, key, _=None):
         x, y = simulate(key, graph, task, batch_size)
-        return scores(apply(params, graph, x), y)
+        loss, metrics = scores(apply(params, graph, x), y)
+        return loss, dict(f1_scores(metrics, jnp), accuracy=metrics["accuracy"])
     return loss_fn
 
 
-def f1_scores(metrics) -> dict:
+def f1_scores(metrics, xp=np) -> dict:
     """``wave_f1``: mean F1 of the two wave classes (fires next, with the right colour);
-    ``fire_f1``: F1 of "fires next" whatever the colour.  Leading axes (seeds) are kept."""
-    tp, fp, fn = (np.asarray(metrics[k], np.float64)
-                  for k in ("true_pos", "false_pos", "false_neg"))
-    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    ``fire_f1``: F1 of "fires next" whatever the colour.  Leading axes (seeds) are kept.
+    ``xp`` is NumPy (float64) or ``jax.numpy`` (inside a compiled step)."""
+    dtype = np.float64 if xp is np else jnp.float32
+    tp, fp, fn = (xp.asarray(metrics[k], dtype) for k in ("true_pos", "false_pos", "false_neg"))
+    f1 = 2 * tp / xp.maximum(2 * tp + fp + fn, 1)
     return {"wave_f1": f1[..., 1:NUM_CLASSES].mean(-1), "fire_f1": f1[..., NUM_CLASSES]}
 
 
@@ -290,25 +293,41 @@ def rule_ceiling(task: Task, graph, key, batch_size: int) -> dict:
     return dict(metrics, **f1_scores(metrics))
 
 
-def train_model(name: str, task: Task, cfg: Config, seeds, *, log_every: int = 100,
-                progress=True):
-    """Train ``name`` once per seed (vmapped); returns ``(state, history, test)`` where test
-    holds each seed's metrics on ``cfg.eval_batch`` held-out sequences ``[seeds]``."""
-    from rnn_gnn.train import init_state, make_optimizer, train
-    graph = make_graph(task)
+def init_runs(name: str, cfg: Config, seeds):
+    """``(state, optimizer)``: the stacked TrainState of one run of ``name`` per seed."""
     optimizer = make_optimizer("adam", cfg.learning_rate, cfg.max_norm)
     keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
     params = jax.vmap(lambda k: init_params(name, k, cfg))(init_keys)
-    state = jax.vmap(lambda p, k: init_state(p, optimizer, k))(params, train_keys)
+    return jax.vmap(lambda p, k: init_state(p, optimizer, k))(params, train_keys), optimizer
+
+
+def train_model(name: str, task: Task, cfg: Config, seeds, *, state=None, callback=None,
+                log_every: int = 100, progress=True):
+    """Train ``name`` once per seed (vmapped) up to ``cfg.train_steps``; returns
+    ``(state, history, test)``.  ``state`` continues a restored run (``init_runs``' structure);
+    ``history`` holds the steps trained here; ``test`` each seed's metrics on ``cfg.eval_batch``
+    held-out sequences ``[seeds]`` (``evaluate``).  ``callback`` as in ``train``."""
+    initial, optimizer = init_runs(name, cfg, seeds)
+    state = initial if state is None else state
+    graph = make_graph(task)
     state, history = train(make_loss(name, graph, task, cfg.batch_size), optimizer, state,
-                           cfg.train_steps, log_every=log_every, vmapped=True, progress=progress)
-    test_loss = make_loss(name, graph, task, cfg.eval_batch)
-    # Every model and seed is scored on the same held-out waves (a key no training step uses).
-    loss, metrics = jax.jit(jax.vmap(test_loss, in_axes=(0, None)))(state.params, TEST_KEY)
+                           cfg.train_steps, log_every=log_every, vmapped=True, progress=progress,
+                           callback=callback)
+    return state, history, evaluate(name, task, cfg, state.params)
+
+
+def evaluate(name: str, task: Task, cfg: Config, params) -> dict:
+    """Loss, accuracy, counts and F1 scores of stacked ``params`` ``[seeds]`` on the same
+    ``cfg.eval_batch`` held-out sequences for every model and seed (a key no training step
+    uses)."""
+    graph, apply = make_graph(task), MODELS[name].apply
+    x, y = simulate(TEST_KEY, graph, task, cfg.eval_batch)
+    loss, metrics = jax.jit(jax.vmap(lambda p, x, y: scores(apply(p, graph, x), y),
+                                     in_axes=(0, None, None)))(params, x, y)
     test = dict(jax.device_get(metrics), loss=np.asarray(loss))
     test.update(f1_scores(test))
-    return state, history, test
+    return test
 
 
 TEST_KEY = jax.random.PRNGKey(10**6)
