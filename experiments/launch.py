@@ -8,10 +8,13 @@
 
 Each process calls ``jax.distributed.initialize`` and then runs the script unchanged: the
 script's mesh (``rnn_gnn.distributed.make_mesh``) spans the devices of every process, and each
-process computes the same replicated state, so each writes the same result files (harmless on
-a shared filesystem: every write is an atomic rename).  A process that fails exits at once,
-skipping JAX's shutdown barrier; with --local the launcher then stops the others and exits with
-the failed process's status.
+process computes the same replicated state; only process 0 draws progress bars and writes the
+result files.  A process that fails exits at once, skipping JAX's shutdown barrier; with --local
+the launcher then stops the others and exits with the failed process's status.
+
+Under srun or mpirun this launcher is not needed: every experiment joins the job that those
+start by itself (``rnn_gnn.distributed.initialize_from_environment``).  The launcher sets
+$RNN_GNN_DISTRIBUTED=0, so that the environment's job does not compete with its own arguments.
 """
 
 from __future__ import annotations
@@ -26,24 +29,31 @@ import time
 import traceback
 from pathlib import Path
 
-from rnn_gnn import cli
+from rnn_gnn import cli, distributed
+
+# This launcher joins processes with explicit arguments; nothing may join a job from the
+# environment first (the experiments' own start-up honours this, and so do the children).
+os.environ[distributed.INIT_ENV] = "0"
 
 
 def parse_args(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
-    cli.check("--" in argv, "missing '-- SCRIPT [ARGS]': the experiment to run after '--'")
-    split = argv.index("--")
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
+    split = argv.index("--") if "--" in argv else len(argv)
+    p = cli.ArgumentParser(description=__doc__,
+                           formatter_class=cli.argparse.RawDescriptionHelpFormatter)
     p.add_argument("--local", type=cli.positive(int),
                    help="start this many processes on 127.0.0.1 (a one-machine trial)")
     p.add_argument("--coordinator", help="HOST:PORT of process 0, reachable from every host")
-    p.add_argument("--num_processes", type=cli.positive(int))
-    p.add_argument("--process_id", type=int)
+    p.add_argument("--num_processes", type=cli.positive(int),
+                   help="processes in the job (with --coordinator)")
+    p.add_argument("--process_id", type=int,
+                   help="this process's index, 0..N-1 (with --coordinator)")
     p.add_argument("--cpu_devices", type=cli.positive(int),
                    help="force this many CPU devices per process (CPU trials only)")
     p.add_argument("--timeout", type=cli.positive(int), default=300,
-                   help="seconds to wait for all processes to join")
-    args = p.parse_args(argv[:split])
+                   help="seconds to wait for all processes to join (default: 300)")
+    args = p.parse_args(argv[:split])  # before the check below, so that --help works
+    cli.check(split < len(argv), "missing '-- SCRIPT [ARGS]': the experiment to run after '--'")
     args.script, args.script_args = (argv[split + 1:] or [None])[0], argv[split + 2:]
     cli.check(args.script is not None, "no script after '--'")
     cli.check(Path(args.script).is_file(), f"no such script: {args.script}")
