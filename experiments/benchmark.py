@@ -9,7 +9,11 @@ loops of the same equations; (b) a char-LSTM training step, 2 x 128 (batch 64, s
 (batch 64, seq 100), against torch.nn.LSTM; (c) sampling 1000 characters at temperature 0.5
 against a torch loop feeding one character at a time; (d) a GCN training epoch on Cora against
 torch_geometric's GCNConv (and a plain torch sparse-matmul GCN); (e) the wall and compile time of
-the default ``python experiments/palindrome.py``.
+the default ``python experiments/palindrome.py``; (f) the study sweep (``palindrome.py --full``:
+T = 5, 7, ..., 23, 10 seeds, 128 hidden, raw digits, batch 128, RMSProp 1e-3, clipping 10) per
+run-step, as the library trains it (``train_sweep``, every length's program at once on the
+devices), against torch.nn.LSTM / nn.RNN stepping the same runs one after another, the
+original code's way, and both projected to the full protocol (10000 steps).
 
 Every row times the project (warm, jit-compiled, through the library's own functions) and its
 torch reference interleaved in this process: ``--warmup`` calls each, then ``--repeats`` rounds,
@@ -36,9 +40,9 @@ from typing import Callable
 
 import numpy as np
 
-from rnn_gnn import cli
+from rnn_gnn import cli, distributed
 
-ROWS = "abcde"
+ROWS = "abcdef"
 # Targets: minimum speed-up (torch time / project time) per comparison, per platform.
 TARGETS = {
     "cpu": {"palindrome LSTM": 1.0, "palindrome RNN": 2.0, "char-LSTM 2x128": 1.0,
@@ -48,6 +52,10 @@ TARGETS = {
 }
 GPU_COMMAND = "python experiments/benchmark.py --out results/benchmark/gpu  # on a CUDA machine"
 FULL_COMMAND = "python experiments/palindrome.py --full"
+# Row (f): the study protocol; each repeat is one chunk of CHUNK steps of the whole sweep.
+SWEEP = dict(lengths=list(range(5, 24, 2)), seeds=10, hidden=128, batch=128, chunk=20,
+             chunks=5, protocol_steps=10000, torch_steps=10)
+SWEEP_TARGET = 1.5   # issue 11: the projected protocol at least 1.5x faster than serial torch
 
 
 @dataclasses.dataclass
@@ -565,6 +573,93 @@ def row_e(platform_name: str) -> list[dict]:
     return out + [full]
 
 
+# ----------------------------------------------------------------------------- (f) study sweep
+
+def _sweep_project(model: str) -> list[float]:
+    """Seconds per run-step of each warm chunk of the library's sweep (the first chunk, which
+    compiles, is left out)."""
+    import jax
+    from rnn_gnn import palindrome
+    cfg = palindrome.Config(model_type=model, num_hidden=SWEEP["hidden"],
+                            batch_size=SWEEP["batch"],
+                            train_steps=SWEEP["chunk"] * (SWEEP["chunks"] + 1))
+    ticks = [time.perf_counter()]
+    palindrome.train_sweep(cfg, SWEEP["lengths"], range(SWEEP["seeds"]),
+                           log_every=SWEEP["chunk"], progress=False, devices=jax.devices(),
+                           callback=lambda *_: ticks.append(time.perf_counter()))
+    runs = len(SWEEP["lengths"]) * SWEEP["seeds"]
+    return [float(d) / (SWEEP["chunk"] * runs) for d in np.diff(ticks[1:])]
+
+
+def _sweep_torch(model: str) -> list[float]:
+    """Seconds per run-step of serial torch: each length's run stepped on its own (a seed
+    costs what any other does), averaged over the lengths; one value per repeat."""
+    torch = _torch()
+    B, D, N, K = SWEEP["batch"], 1, SWEEP["hidden"], 10
+    steppers = []
+    for T in SWEEP["lengths"]:
+        torch.manual_seed(T)
+        rnn = getattr(torch.nn, model.upper())(D, N, batch_first=True)
+        head = torch.nn.Linear(N, K)
+        params = list(rnn.parameters()) + list(head.parameters())
+        optimizer = torch.optim.RMSprop(params, lr=1e-3, alpha=0.99, eps=1e-8)
+
+        def batch(T=T):
+            half = torch.randint(0, 10, (B, (T + 1) // 2))
+            digits = torch.cat([half, half[:, : T // 2].flip(1)], 1)
+            return digits[:, :-1, None].float(), digits[:, -1]
+
+        def loss(x, y, rnn=rnn, head=head):
+            return torch.nn.functional.cross_entropy(head(rnn(x)[0][:, -1]), y)
+        steppers.append(_torch_train(torch, params, loss, batch, optimizer, 10.0,
+                                     SWEEP["torch_steps"]))
+    for run in steppers:
+        run()                                                     # warm up
+    out = []
+    for _ in range(SWEEP["chunks"]):
+        start = time.perf_counter()
+        for run in steppers:
+            run()
+        out.append((time.perf_counter() - start) / (SWEEP["torch_steps"] * len(steppers)))
+    return out
+
+
+def row_f() -> list[dict]:
+    runs = len(SWEEP["lengths"]) * SWEEP["seeds"]
+    steps = SWEEP["protocol_steps"]
+    rows = []
+    for model in ("rnn", "lstm"):
+        print(f"(f) study sweep {model} ...", file=sys.stderr, flush=True)
+        project = _sweep_project(model)
+        reference = _sweep_torch(model) if _torch() is not None else []
+        r = {"row": "f", "name": f"study sweep {model.upper()}", "unit": "run-step",
+             "runs": runs, "protocol_steps": steps,
+             "project_label": f"rnn_gnn train_sweep, {len(SWEEP['lengths'])} programs",
+             "project_ms_runs": [t * 1e3 for t in project]}
+        r["project_ms"] = statistics.median(project) * 1e3
+        r["project_ms_range"] = [min(project) * 1e3, max(project) * 1e3]
+        if reference:
+            r.update(torch_label=f"torch nn.{model.upper()}, runs one after another",
+                     torch_ms_runs=[t * 1e3 for t in reference],
+                     torch_ms=statistics.median(reference) * 1e3,
+                     torch_ms_range=[min(reference) * 1e3, max(reference) * 1e3])
+            r["speedups"] = [t / p for p, t in zip(project, reference)]
+            r["speedup"] = statistics.median(r["speedups"])
+        rows.append(r)
+    total = {"row": "f", "name": "study protocol, both models", "unit": "protocol",
+             "target": SWEEP_TARGET, "command": FULL_COMMAND}
+    for side in ("project", "torch"):
+        if all(f"{side}_ms" in r for r in rows):
+            total[f"{side}_projected_s"] = sum(r[f"{side}_ms"] for r in rows) * runs * steps / 1e3
+    if "torch_projected_s" in total:
+        per_repeat = [sum(t for t in ts) / sum(p for p in ps) for ps, ts in zip(
+            zip(*[r["project_ms_runs"] for r in rows]), zip(*[r["torch_ms_runs"] for r in rows]))]
+        total["speedups"] = per_repeat
+        total["speedup"] = statistics.median(per_repeat)
+        total["met_in"] = f"{sum(s >= SWEEP_TARGET for s in per_repeat)} of {len(per_repeat)}"
+    return rows + [total]
+
+
 # ----------------------------------------------------------------------------- report
 
 def machine() -> dict:
@@ -627,6 +722,28 @@ def markdown(results: list[dict], whole: list[dict], info: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep_markdown(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    span = lambda r, side: (f"{r[side + '_ms']:.2f} ({r[side + '_ms_range'][0]:.2f}-"
+                            f"{r[side + '_ms_range'][1]:.2f})" if side + "_ms" in r else "-")
+    lines = ["", f"Study sweep (row f): median over {SWEEP['chunks']} repeats, (min-max); "
+             f"{rows[0]['runs']} runs, projected to {SWEEP['protocol_steps']} steps.", "",
+             "| comparison | project | reference | project ms | torch ms | speed-up |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in rows[:-1]:
+        lines.append(f"| {r['name']} (per run-step) | {r['project_label']} | "
+                     f"{r.get('torch_label', '-')} | {span(r, 'project')} | {span(r, 'torch')} | "
+                     f"{_fmt(r.get('speedup'))}x |")
+    t = rows[-1]
+    hours = lambda x: "-" if x is None else f"{x / 3600:.2f} h"
+    lines.append(f"| {t['name']}, projected | `{t['command']}` | serial torch | "
+                 f"{hours(t.get('project_projected_s'))} | {hours(t.get('torch_projected_s'))} | "
+                 f"{_fmt(t.get('speedup'))}x (target >= {t['target']:g}x, met in "
+                 f"{t.get('met_in', '-')} repeats) |")
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__.split("\n")[0],
                            formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
@@ -650,6 +767,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    distributed.use_cpu_cores()   # as palindrome.py: row (f) runs its programs one per core
     torch = _torch()
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
@@ -679,12 +797,13 @@ def main(argv=None):
                   f"torch {_fmt(r.get('torch_ms'))} ms, "
                   f"speed-up {_fmt(r.get('speedup'))}x", file=sys.stderr, flush=True)
     whole = row_e(plat) if "e" in args.rows else []
+    sweep = row_f() if "f" in args.rows else []
     info["load_average_end"] = os.getloadavg()
     info["command"] = " ".join(["python", "experiments/benchmark.py"] + list(argv or sys.argv[1:]))
-    table = markdown(results, whole, info)
+    table = markdown(results, whole, info) + sweep_markdown(sweep)
     print(table)
     cli.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
-                                                 "whole_runs": whole})
+                                                 "whole_runs": whole, "study_sweep": sweep})
     cli.atomic_write_bytes(args.out / "benchmark.md", table.encode())
     print(f"results in {args.out}/")
 

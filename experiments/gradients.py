@@ -28,7 +28,7 @@ import numpy as np
 from rnn_gnn import analysis, cli, plotting
 from rnn_gnn.cells import INITS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss
+from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at
 
 QUICK = dict(lengths=[5, 10, 20], num_hidden=64, batch_size=64, train_steps=1000)
 FULL = dict(lengths=[5, 10, 15, 20, 25], num_hidden=128, batch_size=128, train_steps=10000)
@@ -102,19 +102,25 @@ def measure(args, model: str, input_dim: int):
     tag = f"{model} d={input_dim}"
     state, history, final = train_sweep(cfg, lengths, seeds, log_every=args.log_every,
                                         progress=f"{tag} clipped")
-    runs[args.max_norm] = {"grad_norm": history["grad_norm"][:, 0],
-                           "final_accuracy": final["accuracy"][:, 0], "diverged_at": None}
+    runs[args.max_norm] = _record(history, final)
     flows["trained"] = flow(state.params)
     if input_dim == args.input_dims[0]:
         try:
             _, history, final = train_sweep(dataclasses.replace(cfg, max_norm=0.0), lengths,
                                             seeds, log_every=args.log_every,
                                             progress=f"{tag} unclipped")
-            runs[None] = {"grad_norm": history["grad_norm"][:, 0],
-                          "final_accuracy": final["accuracy"][:, 0], "diverged_at": None}
-        except NonFiniteLoss as e:   # a result, not an error: the run blew up without clipping
-            runs[None] = {"grad_norm": None, "final_accuracy": None, "diverged_at": e.step}
+            runs[None] = _record(history, final)
+        except NonFiniteLoss as e:   # a result, not an error: every length blew up unclipped
+            runs[None] = {"grad_norm": None, "final_accuracy": None,
+                          "diverged_at": np.full(len(lengths), e.step)}
     return flows, runs
+
+
+def _record(history, final) -> dict:
+    """Per length (seed 0): gradient norms, final accuracy and the step it diverged at (0:
+    never; a diverged length is frozen while the others train on, and reported as such)."""
+    return {"grad_norm": history["grad_norm"][:, 0], "final_accuracy": final["accuracy"][:, 0],
+            "diverged_at": diverged_at(history)[:, 0]}
 
 
 def steps_of(flow_row, length: int):
@@ -149,9 +155,10 @@ def summarise(args, results):
                                                             for k, v in entry.items()}
         for max_norm, run in runs.items():
             for i, T in enumerate(args.lengths):
+                gone = int(run["diverged_at"][i])
                 row = {"model": model, "input_dim": d, "length": T,
-                       "max_norm": max_norm or "none", "diverged_at": run["diverged_at"] or ""}
-                if run["grad_norm"] is not None:
+                       "max_norm": max_norm or "none", "diverged_at": gone or ""}
+                if run["grad_norm"] is not None and not gone:
                     g = run["grad_norm"][i]
                     row.update(clipped_fraction=analysis.clipped_fraction(g, args.max_norm),
                                median_grad_norm=float(f"{np.median(g):.4g}"),
@@ -216,11 +223,11 @@ def clipping_figure(args, results):
         for r, T in enumerate(args.lengths):
             ax = axes[r, c]
             for max_norm, colour in ((args.max_norm, "tab:blue"), (None, "tab:red")):
-                g = runs[max_norm]["grad_norm"]
-                if g is None:
-                    ax.text(0.5, 0.5, f"unclipped run diverged at step "
-                            f"{runs[None]['diverged_at']}", transform=ax.transAxes,
-                            ha="center", fontsize=7)
+                g, gone = runs[max_norm]["grad_norm"], int(runs[max_norm]["diverged_at"][r])
+                if gone:
+                    ax.text(0.5, 0.5 if max_norm is None else 0.65,
+                            f"{'unclipped' if max_norm is None else 'clipped'} run diverged at "
+                            f"step {gone}", transform=ax.transAxes, ha="center", fontsize=7)
                     continue
                 frac = analysis.clipped_fraction(g[r], args.max_norm)
                 label = (f"clip {max_norm:g}" if max_norm else "no clipping") + \

@@ -13,6 +13,8 @@ keeps the learning rate in the optimizer state, so vmap treats it as data.
 
 Writes to --out: table.csv (per optimizer at its chosen rate: steps to 0.99 accuracy, final
 test accuracy, wall time), grid.csv (every rate and seed), summary.json, curves.png, lr_grid.png.
+A run that diverges is frozen and reported as diverged (its step, an x on the grid figure), and
+the rate is chosen among the rates whose every seed stayed finite.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import optax
 
 from rnn_gnn import analysis, cli, plotting
 from rnn_gnn.palindrome import Config, evaluate, init_sweep, make_loss, model_apply
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, make_optimizer, train
+from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at, make_optimizer, train
 
 # The middle of each optimizer's grid of learning rates; the grid steps along 1, 3, 10, 30, ...
 CENTRES = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
@@ -113,17 +115,22 @@ def train_grid(args, cfg: Config, name: str):
                                task=jnp.full((runs,), T, jnp.int32), log_every=args.log_every,
                                vmapped=True, progress=f"{name} x {runs} runs",
                                callback=lambda *_: ticks.append(time.perf_counter()))
-    except NonFiniteLoss as e:
+    except NonFiniteLoss as e:   # every rate and seed diverged
         return {"lrs": lrs, "diverged_at": e.step}
     seconds = time.perf_counter() - start
     # Steady-state cost per step of the whole grid, without the first chunk (it compiles).
     ms_per_step = (1000 * (ticks[-1] - ticks[0]) / (cfg.train_steps - args.log_every)
                    if len(ticks) > 1 else float("nan"))
     shape = (len(lrs), len(seeds))
+    # A run that diverged is frozen at its last finite state and scored as diverged, never as a
+    # number, so the other rates of the grid still count.
+    diverged = diverged_at(history).reshape(shape)
     history = {k: v.reshape(*shape, -1) for k, v in history.items() if k != "step"}
+    steps_to = np.where(diverged > 0, np.nan,
+                        analysis.steps_to(history["accuracy"], TARGET, args.smooth))
     return {"lrs": lrs, "params": state.params, "history": history, "seconds": seconds,
-            "ms_per_step": ms_per_step, "diverged_at": None,
-            "steps_to": analysis.steps_to(history["accuracy"], TARGET, args.smooth)}
+            "ms_per_step": ms_per_step, "diverged_at": None, "diverged": diverged,
+            "steps_to": steps_to}
 
 
 def assess(args, cfg: Config, results):
@@ -145,9 +152,15 @@ def assess(args, cfg: Config, results):
     val_acc = np.asarray(val_metrics["accuracy"]).reshape(shape)
     val_loss = np.asarray(val_loss).reshape(shape)
     for k, r in enumerate(done):
-        r.update(val_accuracy=val_acc[k], val_loss=val_loss[k],
-                 test_accuracy=test["accuracy"].reshape(shape)[k],
-                 best=int(np.lexsort((val_loss[k].mean(1), -val_acc[k].mean(1)))[0]))
+        gone = r["diverged"] > 0
+        r.update(val_accuracy=np.where(gone, np.nan, val_acc[k]),
+                 val_loss=np.where(gone, np.nan, val_loss[k]),
+                 test_accuracy=np.where(gone, np.nan, test["accuracy"].reshape(shape)[k]))
+        # The chosen rate is the best among the rates whose every seed stayed finite.
+        finite = ~gone.any(1)
+        order = np.lexsort((np.nan_to_num(r["val_loss"].mean(1), nan=np.inf),
+                            -np.nan_to_num(r["val_accuracy"].mean(1), nan=-1.0), ~finite))
+        r["best"] = int(order[0])
 
 
 def tables(args, results):
@@ -159,10 +172,11 @@ def tables(args, results):
         for i, lr in enumerate(r["lrs"]):
             for j in range(args.seeds):
                 grid_rows.append({"optimizer": name, "lr": lr, "seed": args.seed + j,
-                                  "val_accuracy": round(float(r["val_accuracy"][i, j]), 4),
-                                  "val_loss": round(float(r["val_loss"][i, j]), 4),
-                                  "test_accuracy": round(float(r["test_accuracy"][i, j]), 4),
-                                  "steps_to_0.99": _int_or_blank(r["steps_to"][i, j])})
+                                  "val_accuracy": _round_or_blank(r["val_accuracy"][i, j]),
+                                  "val_loss": _round_or_blank(r["val_loss"][i, j]),
+                                  "test_accuracy": _round_or_blank(r["test_accuracy"][i, j]),
+                                  "steps_to_0.99": _int_or_blank(r["steps_to"][i, j]),
+                                  "diverged_at": _int_or_blank(r["diverged"][i, j] or np.nan)})
         b = r["best"]
         reached = r["steps_to"][b][~np.isnan(r["steps_to"][b])]
         table_rows.append({
@@ -175,13 +189,19 @@ def tables(args, results):
             "test_accuracy_std": round(float(r["test_accuracy"][b].std()), 4),
             "train_seconds": round(r["seconds"], 1),
             "ms_per_step": round(r["ms_per_step"], 1),
-            "diverged_at": ""})
+            "diverged_at": "",
+            "diverged_rates": ",".join(f"{lr:g}" for lr, d in zip(r["lrs"], r["diverged"])
+                                       if d.any())})
     columns = max((list(row) for row in table_rows), key=len)   # diverged rows lack most
     return grid_rows, [{c: row.get(c, "") for c in columns} for row in table_rows]
 
 
 def _int_or_blank(x):
     return int(x) if np.isfinite(x) else ""
+
+
+def _round_or_blank(x):
+    return round(float(x), 4) if np.isfinite(x) else ""
 
 
 # ----------------------------------------------------------------------------- figures
@@ -222,9 +242,12 @@ def grid_figure(args, results, title):
     for k, (name, r) in enumerate(results.items()):
         if r["diverged_at"] is not None:
             continue
-        acc = r["val_accuracy"].mean(1)
+        acc = r["val_accuracy"].mean(1)                 # NaN where a seed diverged: a gap
         ax.plot(r["lrs"], acc, "o-", color=colours(k), label=name)
         ax.plot(r["lrs"][r["best"]], acc[r["best"]], "o", ms=12, mfc="none", color=colours(k))
+        gone = [lr for lr, d in zip(r["lrs"], r["diverged"]) if d.any()]
+        ax.plot(gone, [0.0] * len(gone), "x", ms=9, color=colours(k),
+                label=f"{name}: diverged" if gone else None)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("validation accuracy")

@@ -147,3 +147,70 @@ def test_average_params_is_the_warmed_up_moving_average_and_changes_nothing_else
     assert not np.allclose(T.averaged(state)["w"], p2["w"])
     no_avg = T.TrainState(jnp.array(30), p1, s1, jax.random.PRNGKey(0))
     chex.assert_trees_all_equal(T.averaged(no_avg), p1)  # nothing kept: the weights
+
+
+def _scaled_quadratic(params, key, task):
+    """loss = task * |w|^2: with SGD 0.1, w <- w (1 - 0.2 task); task 100 blows up (x -19 a step)."""
+    return task * jnp.sum(params["w"] ** 2), {}
+
+
+def _quadratic_runs(tasks):
+    opt = T.make_optimizer("sgd", 0.1)
+    state = jax.vmap(lambda k: T.init_state({"w": jnp.ones(3)}, opt, k))(
+        jax.random.split(jax.random.PRNGKey(0), len(tasks)))
+    return opt, state, jnp.array(tasks, jnp.float32)
+
+
+def test_a_diverging_run_is_frozen_and_the_others_are_unchanged():
+    opt, state, tasks = _quadratic_runs([0.1, 100.0, 0.3])
+    state, history = T.train(_scaled_quadratic, opt, state, 60, task=tasks, log_every=20,
+                             vmapped=True, progress=False)
+    gone = T.diverged_at(history)
+    assert gone[0] == 0 and gone[2] == 0
+    assert 10 < gone[1] < 40            # the loss 300 * 19^(2k) overflows float32 near k = 16
+    assert not history["finite"][1, gone[1] - 1:].any() and history["finite"][1, :gone[1] - 1].all()
+    chex.assert_tree_all_finite(state.params)           # frozen at its last finite state
+    assert int(state.step[1]) == 60                     # the sweep's step count goes on
+    for i in (0, 2):                                    # the others: exactly as if alone
+        o, alone, t = _quadratic_runs([float(tasks[i])])
+        alone, h = T.train(_scaled_quadratic, o, alone, 60, task=t, log_every=20, vmapped=True,
+                           progress=False)
+        np.testing.assert_array_equal(np.asarray(state.params["w"][i]),
+                                      np.asarray(alone.params["w"][0]))
+        np.testing.assert_array_equal(history["loss"][i], h["loss"][0])
+
+
+def test_a_sweep_whose_every_run_diverged_raises_with_the_last_good_state():
+    opt, state, tasks = _quadratic_runs([100.0, 200.0])
+    with pytest.raises(T.NonFiniteLoss) as err:
+        T.train(_scaled_quadratic, opt, state, 100, task=tasks, log_every=10, vmapped=True,
+                progress=False)
+    assert 10 < err.value.step < 40
+    chex.assert_tree_all_finite(err.value.state.params)
+
+
+def test_grouped_sweep_equals_the_padded_program():
+    """One program per length (the default) gives each run the numbers of the padded, masked
+    program that trains every length at once (same batches, up to float reassociation)."""
+    cfg = _sweep_cfg(model_type="lstm")
+    lengths, seeds = [4, 7], [0, 1]
+    _, grouped, final = P.train_sweep(cfg, lengths, seeds, log_every=30, progress=False)
+    state, opt = P.init_sweep(cfg, lengths, seeds)
+    loss_fn = P.make_loss(P.model_apply(cfg), cfg.batch_size, cfg.input_dim, max(lengths))
+    _, padded = T.train(loss_fn, opt, state, cfg.train_steps, log_every=30, vmapped=True,
+                        task=jnp.array([t for t in lengths for _ in seeds]), progress=False)
+    chex.assert_trees_all_close(grouped["loss"].reshape(4, -1), padded["loss"],
+                                rtol=1e-4, atol=1e-5)
+    assert grouped["loss"].shape == (2, 2, cfg.train_steps)
+
+
+def test_plan_spreads_lengths_over_devices_by_work():
+    parts = P.plan([5, 10, 15, 20], [0, 1], ["d0", "d1"])
+    load = {d: sum((p.length - 1) * len(p.runs) for p in parts if p.device == d)
+            for d in ("d0", "d1")}
+    assert sorted(np.concatenate([p.runs for p in parts]).tolist()) == list(range(8))
+    assert abs(load["d0"] - load["d1"]) <= 2
+    # fewer lengths than devices: a length's seeds are split
+    parts = P.plan([9], [0, 1, 2, 3], ["d0", "d1"])
+    assert sorted(p.device for p in parts) == ["d0", "d1"]
+    assert sorted(len(p.runs) for p in parts) == [2, 2]
