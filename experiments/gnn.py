@@ -56,18 +56,18 @@ def number(kind, low, high=None):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
-        if not (low <= value and (high is None or value < high)):
-            raise argparse.ArgumentTypeError(f"must be in [{low}, {high or 'inf'}), got {text}")
-        return value
+        if low <= value and (high is None or value < high):
+            return value
+        raise argparse.ArgumentTypeError(f"must be in [{low}, {high or 'inf'}), got {text}")
     return parse
 
 
 def paper(field, models=tuple(classify.PAPER)):
     """The papers' value of ``field`` for --help, per model where they differ."""
-    values = {m: getattr(classify.config_for(m, "cora"), field) for m in models}
-    if len(set(values.values())) == 1:
-        return f"default: {next(iter(values.values()))}"
-    return "default: " + ", ".join(f"{m} {v}" for m, v in values.items())
+    values = {m: getattr(classify.PAPER[m], field) for m in models}
+    same = len(set(values.values())) == 1
+    return "default: " + (f"{values[models[0]]}" if same else
+                          ", ".join(f"{m} {v}" for m, v in values.items()))
 
 
 def parse_args(argv):
@@ -82,7 +82,7 @@ def parse_args(argv):
     p.add_argument("--hidden", type=cli.positive(int),
                    help=f"hidden units per layer, per head for GAT ({paper('hidden')})")
     p.add_argument("--heads", type=cli.positive(int),
-                   help=f"GAT hidden-layer attention heads ({paper('heads', ['gat'])}; gat only)")
+                   help=f"GAT hidden-layer attention heads ({paper('heads', ('gat',))}; gat only)")
     p.add_argument("--learning_rate", type=cli.positive(float),
                    help=f"Adam's learning rate ({paper('learning_rate')})")
     p.add_argument("--dropout", type=number(float, 0.0, 1.0),
