@@ -6,4 +6,6 @@ data         karate club, Planetoid Cora/Citeseer (restricted unpickler, cache, 
 classify     node classification with the library's training loop, seeds vmapped
 hops         which nodes can influence a node after k layers (question 3.1b)
 graph_lstm   a graph-convolutional LSTM and the spatio-temporal task it is compared on
+comparison   question 3.3b's four variants trained per seed, with checkpoints and resume
+figures      Part 3's figures (classification curves, karate clubs, the comparison)
 """
