@@ -1,6 +1,6 @@
 """Part 3: graph neural networks on ``jraph.GraphsTuple``.
 
-layers       GCN layer (Jraph message passing) and its dense reference A_hat H W; GAT layer
+layers       GCN layer (Jraph message passing, A_hat H W) and GAT layer
 models       GCN and GAT node classifiers (init / apply / which weights get L2)
 data         karate club, Planetoid Cora/Citeseer (restricted unpickler, cache, download), padding
 classify     node classification with the library's training loop, seeds vmapped
