@@ -15,7 +15,8 @@ import pytest
 from rnn_gnn.cli import UsageError
 from rnn_gnn.text import corpus
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+# The workspace's read-only copies, named explicitly: the library never looks there itself.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 NO_NETWORK = "http://127.0.0.1:9"  # nothing listens on the discard port: any fetch would fail
 
 
@@ -150,9 +151,12 @@ def test_missing_book_is_downloaded_once_and_written_whole(gutenberg, tmp_path):
     assert path.read_bytes() == book
     assert [p.name for p in data.iterdir()] == [path.name]   # no temporary file left behind
     assert "downloading" in messages[0] and "#2591" in messages[0]
+    # Not the edition of the documented results: said, on every use.
+    assert messages[1].startswith(f"note: {path} (sha256 {hashlib.sha256(book).hexdigest()[:12]}")
+    assert "not the edition of grimms" in messages[1] and "numbers may differ" in messages[1]
     # Present now: found without any request.
     assert corpus.book_path("grimms", data, base=NO_NETWORK, log=messages.append) == path
-    assert len(messages) == 1
+    assert len(messages) == 3 and "downloading" not in messages[2]
     assert corpus.read_text(path).startswith("word0 word1")
 
 
@@ -175,7 +179,7 @@ def test_unwritable_data_directory_is_a_usage_error(gutenberg, tmp_path):
     root, url = gutenberg
     _serve(root, corpus.BOOKS["grimms"].ebook, fake_book())
     (tmp_path / "a-file").write_text("")                     # not a directory, even for root
-    with pytest.raises(UsageError, match="cannot save grimms .*writable --data-dir"):
+    with pytest.raises(UsageError, match="cannot save grimms .*writable --data_dir"):
         corpus.book_path("grimms", tmp_path / "a-file" / "data", base=url, log=lambda m: None)
 
 
@@ -186,11 +190,27 @@ def test_unreachable_server_and_unknown_book_are_usage_errors(tmp_path):
         corpus.book_path("hamlet", tmp_path)
 
 
+def test_the_documented_edition_passes_without_a_note(tmp_path, monkeypatch):
+    """A book whose sha256 is the recorded one is used silently (the record patched to a
+    local file: no network, no ../shared)."""
+    book = fake_book()
+    recorded = corpus.BOOKS["darwin"]
+    (tmp_path / recorded.file).write_bytes(book)
+    assert "not the edition" in corpus.edition_note("darwin", tmp_path / recorded.file)
+    monkeypatch.setitem(corpus.BOOKS, "darwin",
+                        recorded._replace(sha256=hashlib.sha256(book).hexdigest()))
+    messages = []
+    assert corpus.book_path("darwin", tmp_path, base=NO_NETWORK, log=messages.append)
+    assert messages == [] and corpus.edition_note("darwin", tmp_path / recorded.file) == ""
+
+
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (the shared corpora) is absent")
 def test_shared_corpora_are_the_named_books():
     for name, book in corpus.BOOKS.items():
-        path = corpus.book_path(name, SHARED, base=NO_NETWORK)
+        messages = []
+        path = corpus.book_path(name, SHARED, base=NO_NETWORK, log=messages.append)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == book.sha256
+        assert messages == []                                  # the documented editions
     raw = (SHARED / corpus.BOOKS["grimms"].file).read_text(encoding="utf-8")
     assert len(set(raw)) == 87 and raw[0] == corpus.BOM      # SPEC: 87 distinct incl. the BOM
     text = corpus.read_text(SHARED / corpus.BOOKS["grimms"].file)

@@ -79,14 +79,14 @@ def test_dropout_on_layer_outputs_only_when_asked():
     ids = jax.random.randint(jax.random.PRNGKey(1), (2, 5), 0, V)
     plain, plain_state = forward(params, ids)
     key = jax.random.PRNGKey(9)
-    chex.assert_trees_all_close(forward(params, ids, dropout_key=key, keep_prob=1.0)[0], plain)
-    dropped, state = forward(params, ids, dropout_key=key, keep_prob=0.5)
+    chex.assert_trees_all_close(forward(params, ids, dropout_key=key, dropout=0.0)[0], plain)
+    dropped, state = forward(params, ids, dropout_key=key, dropout=0.5)
     assert not np.allclose(dropped, plain)
-    chex.assert_trees_all_close(dropped, forward(params, ids, dropout_key=key, keep_prob=0.5)[0])
+    chex.assert_trees_all_close(dropped, forward(params, ids, dropout_key=key, dropout=0.5)[0])
     # One layer: its recurrence is untouched (same final state) and only the h(t) fed to the
     # projection is dropped, with inverted scaling.
     single = init_params(jax.random.PRNGKey(0), V, N, num_layers=1)
-    logits, (final,) = forward(single, ids, dropout_key=key, keep_prob=0.5)
+    logits, (final,) = forward(single, ids, dropout_key=key, dropout=0.5)
     _, (want_final,) = forward(single, ids)
     chex.assert_trees_all_close(final, want_final)
     hs = []

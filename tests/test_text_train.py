@@ -1,6 +1,8 @@
 """Part 2 runs and CLIs: a tiny text learned by heart through experiments/train_text.py,
-checkpoints that carry vocabulary and config, resume equal to an uninterrupted run,
-experiments/generate.py end to end, and bad input answered by one line and exit status 2."""
+checkpoints that carry vocabulary and config, resume equal to an uninterrupted run, the best
+and last model files, quick runs in their own directory, fine-tuning from a run,
+experiments/generate.py end to end (prime files, unknown characters, top-p), and bad input
+answered by one line and exit status 2."""
 
 import csv
 import dataclasses
@@ -21,7 +23,9 @@ from jax.experimental.compilation_cache import compilation_cache
 from rnn_gnn import checkpoint, cli
 from rnn_gnn.cli import UsageError
 from rnn_gnn.text import corpus
-from rnn_gnn.text.run import Config, initial_state, load_model, train_run
+from rnn_gnn.text.model import evaluate, transfer_vocab
+from rnn_gnn.text.run import (MODEL_FORMAT, Config, config_from, initial_state, load_model,
+                              train_run, validation_sets)
 from rnn_gnn.train import averaged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,14 +165,142 @@ def test_run_directory_is_never_overwritten_or_resumed_wrongly(trained, tmp_path
     assert digest(trained) == before
 
 
+def test_model_files_hold_the_last_and_the_best_step_without_optimizer(trained):
+    summary = json.loads((trained / "summary.json").read_text())
+    last, best = load_model(trained / "model.msgpack"), load_model(trained / "best.msgpack")
+    chex.assert_trees_all_equal(last.params, averaged(final_state(trained)))
+    assert last.meta["step"] == 120 and last.meta["format"] == MODEL_FORMAT
+    assert last.vocab == best.vocab == corpus.make_vocab(TEXT)
+    assert best.meta["step"] == summary["best_model"]["step"]
+    assert best.meta["val_loss_carried"] == summary["best_model"]["val_loss_carried"]
+    tree, _ = checkpoint.load(trained / "model.msgpack")
+    assert list(tree) == ["params"]                            # no optimizer state, no step
+    size = (trained / "model.msgpack").stat().st_size
+    assert size < checkpoint.list_checkpoints(trained)[-1].stat().st_size / 3
+
+
+# A text whose held-out end contradicts the rest ("acb" where training reads "abc"): the
+# better the model learns the text, the worse it does on the end, so the best validation
+# comes early and its checkpoint would long be pruned.
+CONTRARY = "abc" * 300 + "acb" * 34
+EARLY = Config(seq_length=8, num_hidden=16, num_layers=1, batch_size=8, learning_rate=3e-2,
+               dropout=0.0, average_decay=0.0, train_steps=60, sample_every=10, eval_every=10,
+               checkpoint_every=10, num_greedy=0, val_fraction=0.1)
+
+
+def test_best_checkpoint_outlives_the_newest_ones(tmp_path):
+    _, summary = run(EARLY, tmp_path, text=CONTRARY)
+    kept = [int(p.name[5:14]) for p in checkpoint.list_checkpoints(tmp_path)]
+    best = load_model(tmp_path / "best.msgpack")
+    rows = table(tmp_path / "history.csv")
+    scores = {int(r["step"]): float(r["val_loss_carried"]) for r in rows}
+    assert kept == [40, 50, 60] and best.meta["step"] == min(scores, key=scores.get) < 40
+    assert scores[60] > scores[best.meta["step"]] + 0.1
+    # It is that step's model: its validation is the one logged then.
+    _, val = corpus.split(corpus.encode(CONTRARY, best.vocab), 8, 0.1)
+    x, y = validation_sets(val, 8)["_carried"]
+    chex.assert_trees_all_close(float(evaluate(best.params, x, y)[0]),
+                                best.meta["val_loss_carried"], scores[best.meta["step"]],
+                                rtol=1e-6)
+    # A resumed run goes on comparing with it and leaves it alone.
+    before = (tmp_path / "best.msgpack").read_bytes()
+    run(dataclasses.replace(EARLY, train_steps=80), tmp_path, resume=True, text=CONTRARY)
+    assert (tmp_path / "best.msgpack").read_bytes() == before
+
+
+def test_quick_run_has_its_own_directory(tmp_path, monkeypatch, capsys):
+    """README order: --quick, then the full run; neither blocks the other.  Also
+    --sample_length 1 (greedy samples of one character: nothing written after it)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tale.txt").write_text(TEXT)
+    small = ["--corpus", "tale.txt", "--num_hidden", "8", "--num_layers", "1", "--seq_length", "8",
+             "--batch_size",
+             "4", "--train_steps", "10", "--sample_every", "10", "--eval_every", "10",
+             "--checkpoint_every", "10", "--num_greedy", "2", "--sample_length", "1",
+             "--no_progress"]
+    status, out, err = call(train_text.main, small + ["--quick"], capsys)
+    assert status == 0, err
+    quick = tmp_path / "results" / "text" / "tale_quick"
+    assert "--run_dir results/text/tale_quick" in out
+    assert json.loads((quick / "config.json").read_text())["config"]["learning_rate"] == 1e-2
+    samples = [json.loads(line.split(" ", 1)[1]) for line in
+               (quick / "samples.txt").read_text().splitlines()]
+    assert len(samples) == 2 and all(len(s) == 1 and s in TEXT for s in samples)
+    status, out, err = call(train_text.main, small, capsys)
+    assert status == 0, err
+    full = tmp_path / "results" / "text" / "tale"
+    assert json.loads((full / "config.json").read_text())["config"]["learning_rate"] == 2e-3
+    assert checkpoint.list_checkpoints(quick) and checkpoint.list_checkpoints(full)
+
+
+def test_checkpoints_from_before_dropout_still_load_and_resume(trained, tmp_path):
+    """Older runs stored keep_prob = 1 - dropout."""
+    tree, meta = checkpoint.load(checkpoint.list_checkpoints(trained)[-1])
+    config = {k: v for k, v in meta["config"].items() if k != "dropout"}
+    config["keep_prob"] = 0.75
+    checkpoint.save_step(tmp_path, 120, tree, dict(meta, config=config))
+    assert config_from(config) == TINY and config_from(dict(config, keep_prob=0.8)).dropout == 0.2
+    model = load_model(tmp_path)
+    chex.assert_trees_all_equal(model.params, load_model(trained).params)
+    state, summary = run(TINY, tmp_path, resume=True)              # the same settings
+    assert int(state.step) == 120
+
+
+TALE2 = "The quick!\n" * 30   # one new character ('!'), one gone ('.')
+
+
+def test_transfer_vocab_keeps_shared_characters_and_starts_new_ones_fresh(trained):
+    source = load_model(trained)
+    vocab = corpus.make_vocab(TALE2)
+    fresh = initial_state(TINY, len(vocab))[0].params
+    params = transfer_vocab(source.params, source.vocab, vocab, fresh)
+    for new_id, ch in enumerate(vocab):
+        old_id = source.vocab.find(ch)
+        want = source.params if old_id >= 0 else fresh
+        i = old_id if old_id >= 0 else new_id
+        chex.assert_trees_all_equal(params["W_ph"][new_id], want["W_ph"][i])
+        chex.assert_trees_all_equal(params["b_p"][new_id], want["b_p"][i])
+        chex.assert_trees_all_equal(params["layers"][0]["W_ix"][:, new_id],
+                                    want["layers"][0]["W_ix"][:, i])
+    chex.assert_trees_all_equal(params["layers"][1], source.params["layers"][1])
+    chex.assert_trees_all_equal(params["layers"][0]["W_fh"], source.params["layers"][0]["W_fh"])
+
+
+def test_fine_tune_from_a_run(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tale2.txt").write_text(TALE2)
+    flags = ["--corpus", "tale2.txt", "--init_from", trained, "--no_progress",
+             *tiny_flags(dataclasses.replace(TINY, train_steps=30))]
+    status, out, err = call(train_text.main, flags, capsys)
+    assert status == 0, err
+    run_dir = tmp_path / "results" / "text" / f"tale2_from_{trained.name}"
+    meta = json.loads((run_dir / "config.json").read_text())
+    assert meta["init_from"]["path"] == str(trained / "ckpt-000000120.msgpack")
+    assert meta["init_from"]["step"] == 120 and meta["config"] == dataclasses.asdict(
+        dataclasses.replace(TINY, train_steps=30))
+    assert ("10 of the text's 11 characters keep their weights; new, from a fresh "
+            "initialisation: '!'; dropped (not in this text): '.'") in out + err
+    # It starts from what the source knew: after 30 steps the loss is far below that of the
+    # run from scratch at the same step (> 1 nat/char, test_tiny_text_is_learned...).
+    assert float(table(run_dir / "history.csv")[0]["loss"]) < 0.5
+    # The architecture comes from the model; a flag that contradicts it is refused.
+    status, out, err = call(train_text.main, flags + ["--num_hidden", "16", "--run_dir", "x"],
+                            capsys)
+    assert status == 2 and err.count("\n") == 1
+    assert "its model has num_hidden=32, num_layers=2, embed_dim=0; --num_hidden 16" in err
+    status, _, err = call(train_text.main, flags[:2] + ["--init_from", tmp_path / "nothing"],
+                          capsys)
+    assert status == 2 and "no checkpoint at" in err and not (tmp_path / "x").exists()
+
+
 # ----------------------------------------------------------------------------- generate.py
 
 def test_generate_end_to_end_writes_the_learned_text(trained):
     """The real command line, in a fresh process: greedy text from a prime is the corpus."""
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     done = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "generate.py"), "--run-dir", str(trained),
-         "--temperature", "0", "--prime", "The q", "--length", "60", "--num-samples", "2"],
+        [sys.executable, str(ROOT / "experiments" / "generate.py"), "--run_dir", str(trained),
+         "--temperature", "0", "--prime", "The q", "--length", "60", "--num_samples", "2"],
         capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     texts = done.stdout.split("--- sample 2 ---\n")
@@ -179,22 +311,41 @@ def test_generate_end_to_end_writes_the_learned_text(trained):
 
 
 def test_generate_samples_and_compares_temperatures(trained, capsys):
-    status, out, _ = call(generate.main, ["--run-dir", trained, "--temperature", "0.5",
+    status, out, _ = call(generate.main, ["--run_dir", trained, "--temperature", "0.5",
                                           "--length", "300", "--prime", "The"], capsys)
     assert status == 0 and out == TEXT[:303] + "\n"           # 300 characters beyond 30
     status, out, _ = call(generate.main, ["--checkpoint", checkpoint.list_checkpoints(trained)[0],
-                                          "--compare-temperatures", "--length", "20"], capsys)
+                                          "--compare_temperatures", "--length", "20"], capsys)
     header = out.splitlines()[0]
     assert status == 0 and all(f"temperature {t}" in header for t in (0.5, 1.0, 2.0))
 
 
-def test_generate_without_a_model_prints_the_training_command(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)                              # no results/text/grimms here
-    status, out, err = call(generate.main, ["--temperature", "0.5"], capsys)
+def test_generate_prime_file_unknown_characters_and_top_p(trained, tmp_path, capsys):
+    (tmp_path / "prime.txt").write_text("\ufeffThe q€u~", encoding="utf-8")
+    argv = ["--run_dir", trained, "--temperature", "0", "--length", "30"]
+    status, out, err = call(generate.main, argv + ["--prime_file", tmp_path / "prime.txt"],
+                            capsys)
+    assert status == 2 and out == "" and "'~€' (--ignore_unknown drops them)" in err
+    status, out, err = call(generate.main, argv + ["--prime_file", tmp_path / "prime.txt",
+                                                   "--ignore_unknown"], capsys)
+    assert status == 0 and out == "The qu" + TEXT[6:36] + "\n"    # the BOM is not text either
+    assert "warning: dropped from the prime, not in the model's vocabulary: '~€'" in err
+    # A nucleus of 0.5 around a sure next character is that character: the text itself.
+    status, out, _ = call(generate.main, ["--run_dir", trained, "--prime", "The", "--length",
+                                          "40", "--top_p", "0.5"], capsys)
+    assert status == 0 and out == TEXT[:43] + "\n"
+
+
+def test_generate_from_a_named_empty_run_prints_the_training_command(tmp_path, monkeypatch,
+                                                                     capsys):
+    """A run the user names must exist (only the default one falls back to the shipped
+    model: test_text_shipped.py)."""
+    monkeypatch.chdir(tmp_path)
+    status, out, err = call(generate.main, ["--run_dir", "results/text/grimms"], capsys)
     assert status == 2 and out == "" and err.count("\n") == 1
     assert "no trained model in results/text/grimms" in err
     assert "python experiments/train_text.py " in err and "--quick" in err
-    status, _, err = call(generate.main, ["--run-dir", tmp_path / "elsewhere"], capsys)
+    status, _, err = call(generate.main, ["--run_dir", tmp_path / "elsewhere"], capsys)
     assert status == 2 and f"python experiments/train_text.py --run_dir {tmp_path}" in err
 
 
@@ -208,8 +359,11 @@ def damaged(trained, tmp_path):
     files["other-vocabulary"] = checkpoint.to_bytes(tree, dict(meta, vocab=meta["vocab"] + "Z"))
     files["palindrome-model"] = checkpoint.to_bytes({"params": {"W_hx": np.zeros((4, 1))}},
                                                     {"config": {"model_type": "rnn"}})
+    files.update({"latin-1.txt": "caf\xe9".encode("latin-1"), "empty.txt": b"",
+                  "frog.txt": "The Frog€".encode()})
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
+    (tmp_path / "empty-run").mkdir()
     (tmp_path / "broken-run").mkdir()
     (tmp_path / "broken-run" / good.name).write_bytes(files["truncated"])
     return tmp_path
@@ -219,10 +373,20 @@ def damaged(trained, tmp_path):
     (["--temperature", "-1"], "--temperature: must be >= 0"),
     (["--temperature", "hot"], "--temperature: expected a number"),
     (["--length", "0"], "--length: must be > 0"),
-    (["--num-samples", "0"], "--num-samples/--num_samples: must be > 0"),
-    (["--top-k", "-1"], "--top-k must be >= 0"),
-    (["--top-k", "999"], "--top-k must be <= the vocabulary size 11"),
-    (["--prime", "The Frog€"], "not in the model's vocabulary: 'Fgor€'"),
+    (["--num_samples", "0"], "--num_samples: must be > 0"),
+    (["--num-samples", "0"], "--num-samples: must be > 0"),     # the old spelling still works
+    (["--top_k", "-1"], "--top_k: must be >= 0"),
+    (["--top_k", "999"], "--top_k must be <= the vocabulary size 11"),
+    (["--top_p", "0"], "--top_p: must be in (0, 1]"),
+    (["--top_p", "1.5"], "--top_p: must be in (0, 1]"),
+    (["--prime", "The Frog€"], "not in the model's vocabulary: 'Fgor€' (--ignore_unknown"),
+    (["--prime", "€€"], "not in the model's vocabulary: '€'"),
+    (["--prime", "€€", "--ignore_unknown"], "no character of the prime is in the model's"),
+    (["--prime_file", "{bad}/missing.txt"], "prime file {bad}/missing.txt does not exist"),
+    (["--prime_file", "{bad}/latin-1.txt"], "is not UTF-8"),
+    (["--prime_file", "{bad}/empty.txt"], "is empty"),
+    (["--prime_file", "{bad}/frog.txt"], "not in the model's vocabulary: 'Fgor€'"),
+    (["--prime_file", "{bad}/frog.txt", "--prime", "The"], "not allowed with"),
     (["--prime", ""], "--prime must not be empty"),
     (["--checkpoint", "{bad}/missing.msgpack"], "no checkpoint at"),
     (["--checkpoint", "{bad}/truncated"], "truncated or corrupted"),
@@ -231,14 +395,15 @@ def damaged(trained, tmp_path):
     (["--checkpoint", "{bad}/other-vocabulary"], "does not match the model"),
     (["--checkpoint", "{bad}/palindrome-model"], "not a character-model checkpoint"),
     (["--checkpoint", "{bad}/broken-run"], "no intact checkpoint in"),
-    (["--run-dir", "{bad}/broken-run"], "no intact checkpoint in"),
+    (["--run_dir", "{bad}/broken-run"], "no intact checkpoint in"),
+    (["--run_dir", "{bad}/empty-run"], "no trained model in"),
     (["--sample-everything"], "unrecognized arguments"),
 ])
 def test_generate_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, argv, message):
     bad = damaged(trained, tmp_path)
-    argv = [a.format(bad=bad) for a in argv]
-    if not any(a in argv for a in ("--checkpoint", "--run-dir")):
-        argv += ["--run-dir", str(trained)]
+    argv, message = [a.format(bad=bad) for a in argv], message.format(bad=bad)
+    if not any(a in argv for a in ("--checkpoint", "--run_dir")):
+        argv += ["--run_dir", str(trained)]
     before = digest(trained), digest(bad)
     status, out, err = call(generate.main, argv, capsys)
     assert status == 2 and out == "" and err.count("\n") == 1, err
@@ -252,7 +417,10 @@ def test_generate_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, ar
     ("caf\xe9".encode("latin-1") * 20, ["--corpus", "{d}/c.txt"], "not UTF-8"),
     (b"The quick.", ["--corpus", "{d}/c.txt"], "needs at least seq_length + 2 = 32"),
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--seq_length", "0"], "seq_length must be > 0"),
-    (TEXT.encode(), ["--corpus", "{d}/c.txt", "--keep_prob", "1.5"], "keep_prob"),
+    (TEXT.encode(), ["--corpus", "{d}/c.txt", "--dropout", "1"], "dropout (the drop probab"),
+    (TEXT.encode(), ["--corpus", "{d}/c.txt", "--keep_prob", "0.75"],
+     "--keep_prob: replaced by --dropout, the probability of dropping a unit (--keep_prob 0.75 "
+     "is --dropout 0.25)"),
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--num_hidden", "many"], "invalid int value"),
     (TEXT.encode(), ["--book", "hamlet"], "invalid choice"),
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--book", "grimms"], "not allowed with"),
@@ -261,7 +429,8 @@ def test_generate_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, ar
         dataclasses.replace(TINY, num_layers=1))], "num_layers=2 (now 1)"),
     (TEXT.upper().encode(), ["--corpus", "{d}/c.txt", "--run_dir", "{run}", "--resume",
                              *tiny_flags()], "vocabulary"),
-], ids=["missing", "empty", "latin-1", "too-short", "seq-length-0", "keep-prob", "not-an-int",
+], ids=["missing", "empty", "latin-1", "too-short", "seq-length-0", "dropout-1", "keep-prob",
+         "not-an-int",
         "unknown-book", "book-and-corpus", "run-exists", "resume-other-config",
         "resume-other-text"])
 def test_train_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, setup, argv, message):

@@ -7,9 +7,12 @@ measure legal English, not fairy tales).  The vocabulary is the sorted set of ch
 it is the same in every run (the original ``list(set(text))`` was not), and every checkpoint
 stores it.
 
-Named books come from a data directory (``--data-dir``, else ``$RNN_GNN_DATA``, else
-``~/.cache/rnn_gnn``) under the file names of ``../shared/corpora``; a missing one is
-downloaded once from Project Gutenberg, checked, and written atomically.
+Named books are looked up only where the user says: a data directory given by flag
+(``--data_dir``), else ``$RNN_GNN_DATA``, else the download cache ``$XDG_CACHE_HOME/rnn_gnn``
+(``~/.cache/rnn_gnn``), under the file names of ``BOOKS``.  A missing one is downloaded once
+from Project Gutenberg, checked to be a whole book, and written atomically.  Gutenberg
+revises its files, so a book whose sha256 is not that of the edition the documented results
+used (``Book.sha256``) is used with a warning: the numbers may then differ.
 """
 
 from __future__ import annotations
@@ -87,20 +90,34 @@ def decode(ids, vocab: str) -> str:
     return "".join(vocab[i] for i in np.asarray(ids).reshape(-1))
 
 
-def read_text(path) -> str:
-    """A corpus file as cleaned text; unreadable, empty or non-UTF-8 files raise ``UsageError``."""
+def drop_unknown(text: str, vocab: str) -> tuple[str, str]:
+    """``(text without the characters not in vocab, those characters sorted)``."""
+    known = set(vocab)
+    return "".join(ch for ch in text if ch in known), "".join(sorted(set(text) - known))
+
+
+def read_utf8(path, what: str = "corpus") -> str:
+    """A UTF-8 file's text without its BOM; a missing, unreadable, non-UTF-8 or empty file
+    raises ``UsageError`` naming it as ``what``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"corpus {path} does not exist") from None
+        raise UsageError(f"{what} {path} does not exist") from None
     except OSError as e:
-        raise UsageError(f"cannot read corpus {path}: {e.strerror or e}") from None
+        raise UsageError(f"cannot read {what} {path}: {e.strerror or e}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").lstrip(BOM)
     except UnicodeDecodeError as e:
-        raise UsageError(f"corpus {path} is not UTF-8 text (byte {e.start})") from None
-    text = clean(text)
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
+    if not text.strip():
+        raise UsageError(f"{what} {path} is empty")
+    return text
+
+
+def read_text(path) -> str:
+    """A corpus file as cleaned text; unreadable, empty or non-UTF-8 files raise ``UsageError``."""
+    text = clean(read_utf8(path, "corpus"))
     if not text.strip():
         raise UsageError(f"corpus {path} is empty")
     return text
@@ -109,7 +126,7 @@ def read_text(path) -> str:
 # ----------------------------------------------------------------------------- named books
 
 def data_dir(flag=None) -> Path:
-    """``--data-dir``, else ``$RNN_GNN_DATA``, else ``$XDG_CACHE_HOME/rnn_gnn`` (``~/.cache``)."""
+    """``--data_dir``, else ``$RNN_GNN_DATA``, else ``$XDG_CACHE_HOME/rnn_gnn`` (``~/.cache``)."""
     if flag:
         return Path(flag).expanduser()
     if os.environ.get(DATA_ENV):
@@ -134,7 +151,8 @@ def check_book(data: bytes, source: str) -> None:
 
 
 def download(name: str, directory, base: str = GUTENBERG, timeout: float = 60.0) -> Path:
-    """Fetch a named book into ``directory`` (atomic write after ``check_book``)."""
+    """Fetch a named book into ``directory`` (atomic write after ``check_book``).  Its
+    edition is checked by ``book_path``, on every use."""
     book = BOOKS[name]
     url = book_url(book, base)
     request = urllib.request.Request(url, headers={"User-Agent": "rnn_gnn (research code)"})
@@ -151,12 +169,13 @@ def download(name: str, directory, base: str = GUTENBERG, timeout: float = 60.0)
         atomic_write_bytes(path, data)
     except OSError as e:
         raise UsageError(f"cannot save {name} to {path} ({e.strerror or e}); pass a writable "
-                         "--data-dir") from None
+                         "--data_dir") from None
     return path
 
 
 def book_path(name: str, directory=None, base: str = GUTENBERG, log=print) -> Path:
-    """Where book ``name`` lies in the data directory, downloading it on first use."""
+    """Where book ``name`` lies in the data directory, downloading it on first use; ``log``
+    warns when it is not the edition of the documented results (``edition_note``)."""
     if name not in BOOKS:
         raise UsageError(f"unknown book {name!r}; choose from {', '.join(BOOKS)} "
                          "or pass --corpus FILE")
@@ -166,7 +185,23 @@ def book_path(name: str, directory=None, base: str = GUTENBERG, log=print) -> Pa
         log(f"{name}: not in {directory}; downloading Project Gutenberg EBook "
             f"#{BOOKS[name].ebook} from {book_url(BOOKS[name], base)}")
         download(name, directory, base)
+    note = edition_note(name, path)
+    if note:
+        log(note)
     return path
+
+
+def edition_note(name: str, path) -> str:
+    """A warning when ``path`` is not the edition of book ``name`` that the documented
+    results used (Gutenberg revises its files), else ``""``."""
+    try:
+        got = sha256(path)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    if got == BOOKS[name].sha256:
+        return ""
+    return (f"note: {path} (sha256 {got[:12]}...) is not the edition of {name} that the "
+            f"documented results used (sha256 {BOOKS[name].sha256[:12]}...); numbers may differ")
 
 
 def sha256(path) -> str:

@@ -62,14 +62,15 @@ def fuse(params: dict) -> dict:
             "b_p": params["b_p"]}
 
 
-def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float = 1.0):
+def forward(params: dict, ids, state=None, *, dropout_key=None, dropout: float = 0.0):
     """Logits at every step and the final state.
 
     ``ids [B, T]`` int -> ``(logits [B, T, V], state)``; ``state`` (default zeros) is a tuple
     of per-layer ``LSTMState``, so a long text can be fed in pieces.  With ``dropout_key`` and
-    ``keep_prob < 1`` the output of every layer is dropped, the top one's before the projection
-    too (inverted dropout on the non-recurrent connections, a fresh mask per step and unit, as
-    Zaremba et al. 2014); the recurrent h(t-1) -> h(t) path is never dropped.
+    ``dropout > 0`` (the probability of dropping a unit) the output of every layer is dropped,
+    the top one's before the projection too (inverted dropout on the non-recurrent
+    connections, a fresh mask per step and unit, as Zaremba et al. 2014); the recurrent
+    h(t-1) -> h(t) path is never dropped.
     """
     fused = fuse(params)
     if state is None:
@@ -81,7 +82,8 @@ def forward(params: dict, ids, state=None, *, dropout_key=None, keep_prob: float
             x_proj = hs @ W_x.T + b                          # all steps of this layer at once
         final, hs = lstm_layer(W_h, state[l], x_proj)         # hand-derived BPTT backward
         finals.append(final)
-        if dropout_key is not None and keep_prob < 1.0:
+        if dropout_key is not None and dropout > 0.0:
+            keep_prob = 1.0 - dropout
             keep = jax.random.bernoulli(jax.random.fold_in(dropout_key, l), keep_prob, hs.shape)
             hs = jnp.where(keep, hs / keep_prob, 0.0)
     logits = project(params, hs)                             # [T, B, V]
@@ -100,15 +102,22 @@ def step(fused: dict, state, ids):
     return tuple(new), logits
 
 
-def make_loss(batch_size: int, seq_length: int, keep_prob: float = 1.0):
+def make_loss(batch_size: int, seq_length: int, dropout: float = 0.0, *,
+              keep_prob: float | None = None):
     """``loss_fn(params, key, data)`` for ``rnn_gnn.train.train``: draws ``batch_size`` random
     windows of ``data`` (int ids ``[N]``, passed as the loop's ``task``) and returns the mean
-    cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy."""
+    cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy.
+
+    ``dropout`` is the drop probability; ``keep_prob`` (= 1 - dropout) is still accepted from
+    callers written before it was replaced."""
+    if keep_prob is not None:
+        dropout = 1.0 - keep_prob
+
     def loss_fn(params, key, data):
         batch_key, dropout_key = jax.random.split(key)
         x, y = shard_batch(windows(batch_key, data, batch_size, seq_length))
-        logits, _ = forward(params, x, dropout_key=dropout_key if keep_prob < 1.0 else None,
-                            keep_prob=keep_prob)
+        logits, _ = forward(params, x, dropout_key=dropout_key if dropout > 0.0 else None,
+                            dropout=dropout)
         loss, accuracy = softmax_cross_entropy(logits, y)
         return loss, {"accuracy": accuracy}
     return loss_fn
@@ -120,3 +129,31 @@ def evaluate(params: dict, x, y):
     from a zero state, as in training."""
     logits, _ = forward(params, x)
     return softmax_cross_entropy(logits, y)
+
+
+def transfer_vocab(params: dict, old_vocab: str, new_vocab: str, fresh: dict) -> dict:
+    """``params`` of a model over ``old_vocab`` made to read and write ``new_vocab`` (for
+    fine-tuning on another text): every character of both keeps its learned input weights
+    (the first layer's ``W_?x`` columns, or its ``embed`` row) and output row (``W_ph``,
+    ``b_p``); a new character gets the rows of ``fresh``, a model initialised for
+    ``new_vocab``; old characters the new text lacks are dropped.  Everything else is kept."""
+    old = {ch: i for i, ch in enumerate(old_vocab)}
+    source = jnp.asarray([old.get(ch, 0) for ch in new_vocab])
+    known = jnp.asarray([ch in old for ch in new_vocab])
+
+    def take(learned, init, axis):
+        picked = jnp.take(learned, source, axis=axis)
+        shape = [1] * learned.ndim
+        shape[axis] = -1
+        return jnp.where(known.reshape(shape), picked, init)
+
+    first = dict(params["layers"][0])
+    if "embed" not in params:  # one-hot input: column j of W_?x reads character j
+        first.update({k: take(v, fresh["layers"][0][k], 1) for k, v in first.items()
+                      if k.startswith("W_") and k.endswith("x")})
+    out = {**params, "layers": [first, *params["layers"][1:]],
+           "W_ph": take(params["W_ph"], fresh["W_ph"], 0),
+           "b_p": take(params["b_p"], fresh["b_p"], 0)}
+    if "embed" in params:
+        out["embed"] = take(params["embed"], fresh["embed"], 0)
+    return out
