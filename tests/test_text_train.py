@@ -357,6 +357,7 @@ def damaged(trained, tmp_path):
              "bit-flip": data[:-7] + bytes([data[-7] ^ 1]) + data[-6:]}
     tree, meta = checkpoint.load(good)
     files["other-vocabulary"] = checkpoint.to_bytes(tree, dict(meta, vocab=meta["vocab"] + "Z"))
+    files["bad-config"] = checkpoint.to_bytes(tree, dict(meta, config={"num_hidden": "many"}))
     files["palindrome-model"] = checkpoint.to_bytes({"params": {"W_hx": np.zeros((4, 1))}},
                                                     {"config": {"model_type": "rnn"}})
     files.update({"latin-1.txt": "caf\xe9".encode("latin-1"), "empty.txt": b"",
@@ -394,6 +395,7 @@ def damaged(trained, tmp_path):
     (["--checkpoint", "{bad}/not-a-checkpoint"], "not an rnn_gnn checkpoint"),
     (["--checkpoint", "{bad}/other-vocabulary"], "does not match the model"),
     (["--checkpoint", "{bad}/palindrome-model"], "not a character-model checkpoint"),
+    (["--checkpoint", "{bad}/bad-config"], "has a config this code cannot build"),
     (["--checkpoint", "{bad}/broken-run"], "no intact checkpoint in"),
     (["--run_dir", "{bad}/broken-run"], "no intact checkpoint in"),
     (["--run_dir", "{bad}/empty-run"], "no trained model in"),

@@ -252,8 +252,11 @@ def load_model(path) -> Model:
             _, meta = checkpoint.load(path)
         if not isinstance(meta.get("vocab"), str) or not isinstance(meta.get("config"), dict):
             raise UsageError(f"{path} is not a character-model checkpoint (no vocabulary)")
-        cfg = config_from(meta["config"])
-        target, _ = initial_state(cfg, len(meta["vocab"]))
+        try:
+            cfg = config_from(meta["config"])
+            target, _ = initial_state(cfg, len(meta["vocab"]))
+        except (TypeError, ValueError) as e:  # settings of the wrong type or range
+            raise UsageError(f"{path} has a config this code cannot build ({e})") from None
         if meta.get("format") == MODEL_FORMAT:
             tree, meta = checkpoint.load(path, target={"params": jax.device_get(target.params)})
             params = tree["params"]
