@@ -24,8 +24,8 @@ from rnn_gnn import checkpoint, cli
 from rnn_gnn.cli import UsageError
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, transfer_vocab
-from rnn_gnn.text.run import (MODEL_FORMAT, Config, config_from, initial_state, load_model,
-                              train_run, validation_sets)
+from rnn_gnn.text.run import (MODEL_FORMAT, Config, config_from, default_run_dir,
+                              initial_state, load_model, train_run, validation_sets)
 from rnn_gnn.train import averaged
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,6 +231,16 @@ def test_quick_run_has_its_own_directory(tmp_path, monkeypatch, capsys):
     full = tmp_path / "results" / "text" / "tale"
     assert json.loads((full / "config.json").read_text())["config"]["learning_rate"] == 2e-3
     assert checkpoint.list_checkpoints(quick) and checkpoint.list_checkpoints(full)
+
+
+def test_default_run_directories_keep_quick_and_fine_tuned_runs_apart(tmp_path):
+    results = Path("results") / "text"
+    assert default_run_dir("grimms") == results / "grimms"
+    assert default_run_dir("grimms", quick=True) == results / "grimms_quick"
+    assert default_run_dir("darwin", init_from="shipped") == results / "darwin_from_shipped"
+    assert default_run_dir("darwin", init_from=tmp_path) == results / f"darwin_from_{tmp_path.name}"
+    assert (default_run_dir("darwin", True, tmp_path / "best.msgpack")
+            == results / f"darwin_quick_from_{tmp_path.name}")
 
 
 def test_checkpoints_from_before_dropout_still_load_and_resume(trained, tmp_path):
