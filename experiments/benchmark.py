@@ -804,7 +804,7 @@ def main(argv=None):
     print(table)
     cli.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
                                                  "whole_runs": whole, "study_sweep": sweep})
-    cli.atomic_write_bytes(args.out / "benchmark.md", table.encode())
+    cli.write_bytes(args.out / "benchmark.md", table.encode())
     print(f"results in {args.out}/")
 
 

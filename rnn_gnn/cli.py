@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from rnn_gnn.distributed import is_main_process
+from rnn_gnn.distributed import initialize_from_environment, is_main_process
 
 EXIT_USAGE = 2
 
@@ -39,6 +39,7 @@ def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
     """
     prog = Path(sys.argv[0]).name
     try:
+        initialize_from_environment()   # a process started by srun / mpirun joins its job
         main(argv)
     except UsageError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

@@ -224,8 +224,8 @@ def train_groups(groups: Sequence[Group], optimizer, num_steps: int, *, log_ever
         done += n
         if bar is not None:
             bar.update(n)
-            bar.set_postfix({k: f"{np.mean(np.concatenate([np.ravel(m[k][..., -1]) for m in metrics])):.3f}"
-                             for k in ("loss", "accuracy") if k in metrics[0]})
+            bar.set_postfix({k: f"{_mean_last(metrics, k):.3f}"
+                             for k in ("loss", "accuracy", "val_accuracy") if k in metrics[0]})
         if callback is not None:
             callback(states, histories)
     if bar is not None:
@@ -236,6 +236,11 @@ def train_groups(groups: Sequence[Group], optimizer, num_steps: int, *, log_ever
         h["step"] = np.arange(start + 1, num_steps + 1)
         out.append(h)
     return states, out
+
+
+def _mean_last(metrics: list[dict], key: str) -> float:
+    """The mean over every run of every group of ``key`` at the chunk's last step."""
+    return float(np.mean(np.concatenate([np.ravel(m[key][..., -1]) for m in metrics])))
 
 
 def _compile_all(groups, states, tasks, optimizer, n: int, vmapped: bool) -> list:
@@ -275,7 +280,7 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _progress(total: int, initial: int, enabled: bool | str):
-    if not enabled:
+    if not enabled or not distributed.is_main_process():
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, desc=enabled if isinstance(enabled, str) else None,

@@ -62,8 +62,9 @@ def test_gradients_are_not_multiplied_by_device_count(eight_devices):
 
 def test_really_data_parallel(eight_devices):
     """The batch is split (an all-reduce combines gradients) and the state stays replicated."""
-    # Two training programs were compiled: the single-device one has no collective.
-    assert eight_devices["chunks"] == 2 and eight_devices["chunks_with_all_reduce"] == 1
+    # One training program per length (2) on one device and on the mesh: only the mesh's have
+    # a collective.
+    assert eight_devices["chunks"] == 4 and eight_devices["chunks_with_all_reduce"] == 2
     assert eight_devices[str(DEVICES)]["state_sharding"] == "replicated"
 
 
