@@ -232,7 +232,8 @@ def train_groups(groups: Sequence[Group], optimizer, num_steps: int, *, log_ever
         bar.close()
     out = []
     for history in histories:
-        h = {k: np.concatenate(v, axis=-1) for k, v in history.items()}
+        # The step axis follows the run axis; per-step metrics of any shape keep theirs.
+        h = {k: np.concatenate(v, axis=1 if vmapped else 0) for k, v in history.items()}
         h["step"] = np.arange(start + 1, num_steps + 1)
         out.append(h)
     return states, out
