@@ -745,8 +745,7 @@ def sweep_markdown(rows: list[dict]) -> str:
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     p.add_argument("--rows", default=ROWS, help="which rows, e.g. 'ab' or 'a,c'")
     p.add_argument("--repeats", type=cli.positive(int), default=15)
     p.add_argument("--warmup", type=cli.positive(int), default=3)

@@ -37,8 +37,7 @@ ENCODINGS = {1: "raw digits", 10: "one-hot"}
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     d = Config()
     p.add_argument("--models", default="rnn,lstm", help="comma-separated: rnn, lstm")
     p.add_argument("--input_dims", default="1,10",

@@ -41,8 +41,7 @@ TARGET = 0.99
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     d = Config()
     p.add_argument("--optimizers", default=",".join(OPTIMIZERS),
                    help="comma-separated names from rnn_gnn.train.OPTIMIZERS")

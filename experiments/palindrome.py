@@ -37,10 +37,10 @@ FULL = dict(lengths=list(range(5, 24, 2)), seeds=10, num_hidden=128, train_steps
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     d = Config()
-    p.add_argument("--model_type", default="both", choices=["rnn", "lstm", "both"])
+    p.add_argument("--model_type", default="both", choices=["rnn", "lstm", "both"],
+                   help="which model(s) to train")
     p.add_argument("--input_length", type=cli.positive(int),
                    help="train one length only: T-1 input digits (the original flag)")
     p.add_argument("--lengths", type=cli.int_list,
@@ -48,20 +48,27 @@ def parse_args(argv):
     p.add_argument("--input_dim", type=int, default=d.input_dim,
                    help="1 = raw digits (original), 10 = one-hot")
     p.add_argument("--num_hidden", type=cli.positive(int), help="default: preset")
-    p.add_argument("--batch_size", type=cli.positive(int), default=d.batch_size)
-    p.add_argument("--learning_rate", type=cli.positive(float), default=d.learning_rate)
+    p.add_argument("--batch_size", type=cli.positive(int), default=d.batch_size,
+                   help="palindromes per training step")
+    p.add_argument("--learning_rate", type=cli.positive(float), default=d.learning_rate,
+                   help="the optimizer's step size")
     p.add_argument("--train_steps", type=cli.positive(int), help="default: preset")
     p.add_argument("--max_norm", type=float, default=d.max_norm, help="<= 0 disables clipping")
-    p.add_argument("--optimizer", default=d.optimizer, choices=list(OPTIMIZERS))
-    p.add_argument("--init", default=d.init, choices=list(INITS))
+    p.add_argument("--optimizer", default=d.optimizer, choices=list(OPTIMIZERS),
+                   help="an Optax optimizer by name (rnn_gnn.train.OPTIMIZERS)")
+    p.add_argument("--init", default=d.init, choices=list(INITS),
+                   help="weight initialisation (rnn_gnn.cells): orthogonal = Glorot input, "
+                        "orthogonal square weights; pytorch = torch.nn's uniform")
     p.add_argument("--forget_bias", type=float, default=d.forget_bias,
                    help="added to the LSTM's b_f at initialisation")
     p.add_argument("--backward", default=d.backward, choices=["autodiff", "manual"],
                    help="jax.grad through the scan, or the hand-derived BPTT")
     p.add_argument("--seeds", type=cli.positive(int), help="runs per length (default: preset)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--out", type=Path, default=Path("results/palindrome"))
-    p.add_argument("--log_every", type=cli.positive(int), default=100)
+    p.add_argument("--out", type=Path, default=Path("results/palindrome"),
+                   help="output directory (made when the results are written)")
+    p.add_argument("--log_every", type=cli.positive(int), default=100,
+                   help="steps per compiled call: progress, divergence check, checkpoints")
     p.add_argument("--smooth", type=cli.positive(int), default=10, help="box-filter width")
     p.add_argument("--checkpoint_every", type=int, default=0,
                    help="save a checkpoint every N steps (0: off; a multiple of --log_every)")

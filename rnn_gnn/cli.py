@@ -25,8 +25,25 @@ class UsageError(Exception):
     """A problem the user can fix; shown as one line, exit status 2."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` shows the description as written (a CLI's docstring: examples, outputs) and
+    each flag's default where it has one; a flag whose default is None or a switch shows none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or any(action.default is v for v in (None, False, argparse.SUPPRESS))
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but errors are one line (no usage dump) raised as ``UsageError``."""
+    """argparse, but errors are one line (no usage dump) raised as ``UsageError``, and
+    ``HelpFormatter`` unless told otherwise."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(message)
