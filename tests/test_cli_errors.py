@@ -180,8 +180,8 @@ def test_generate_refuses_tampered_and_foreign_checkpoints(work, monkeypatch, ca
         fails(work, "generate", ["--checkpoint", f"{name}.msgpack"], monkeypatch, capsys, match)
     fails(work, "generate", ["--checkpoint", "run", "--prime", "xyz"], monkeypatch, capsys,
           "not in the model's vocabulary")
-    fails(work, "generate", ["--checkpoint", "run", "--top-k", "99"], monkeypatch, capsys,
-          "--top-k")
+    fails(work, "generate", ["--checkpoint", "run", "--top_k", "99"], monkeypatch, capsys,
+          "--top_k")
 
 
 def test_train_text_resume_errors(work, monkeypatch, capsys):
