@@ -24,6 +24,7 @@ import numpy as np
 from flax import serialization
 
 from rnn_gnn.cli import atomic_write_bytes
+from rnn_gnn.distributed import is_main_process
 
 MAGIC = b"RNNGNN-CKPT-1\n"
 _NAME = re.compile(r"ckpt-(\d+)\.msgpack$")
@@ -92,7 +93,11 @@ def fsync_directory(directory) -> None:
 
 
 def save(path, tree, meta: dict | None = None) -> Path:
+    """Write ``tree`` (and ``meta``) to ``path`` durably; in a multi-process job only process 0
+    writes (every process holds the same replicated state)."""
     path = Path(path)
+    if not is_main_process():
+        return path
     atomic_write_bytes(path, to_bytes(tree, meta))
     fsync_directory(path.parent)
     return path
@@ -141,6 +146,8 @@ def save_step(directory, step: int, tree, meta: dict | None = None, keep: int = 
     The first call of a process for a directory first removes a killed writer's temporary
     files: this process is now that directory's writer, so no temporary there is in use.
     """
+    if not is_main_process():
+        return step_path(directory, step)
     key = Path(directory).resolve()
     if key not in _CLEANED:
         remove_stale_temporaries(directory)

@@ -105,21 +105,26 @@ def positive(kind=int):
     return parse
 
 
+MAX_LIST = 10_000   # a range flag longer than this is a typo, not a sweep
+
+
 def int_list(text: str) -> list[int]:
-    """``"5,7,9"`` or a range ``"5:23:2"`` (inclusive end) -> list of ints."""
+    """``"5,7,9"`` or a range ``"5:23:2"`` (inclusive end, at most ``MAX_LIST`` values) ->
+    list of ints."""
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
             if len(parts) not in (2, 3):
                 raise ValueError
             start, stop, stride = parts if len(parts) == 3 else (*parts, 1)
-            if stride <= 0:
+            if stride <= 0 or len(range(start, stop + 1, stride)) > MAX_LIST:
                 raise ValueError
             return list(range(start, stop + 1, stride))
         return [int(p) for p in text.split(",") if p.strip()]
     except (ValueError, TypeError):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers or start:stop[:step], got {text!r}")
+            f"expected comma-separated integers or start:stop[:step] (at most {MAX_LIST} "
+            f"values), got {text!r}")
 
 
 def out_dir(text: str) -> Path:

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn import bptt
+from rnn_gnn import bptt, distributed
 from rnn_gnn.cells import MODELS
 from rnn_gnn.distributed import shard_batch
 from rnn_gnn.train import (Group, init_state, make_optimizer, softmax_cross_entropy,
@@ -95,8 +95,8 @@ class Config:
     """One place for Part 1's settings.
 
     The defaults are the original study's, plus the initialisation the original left to each
-    student: Glorot input weights, orthogonal recurrent weights, zero biases and a forget-gate
-    bias of 1 for the LSTM.  Both models then start with a recurrent Jacobian whose singular
+    student: Glorot weights with every square matrix orthogonal (the recurrent ones, and the
+    output projection when n = K), zero biases and a forget-gate bias of 1 for the LSTM.  Both models then start with a recurrent Jacobian whose singular
     values are 1, so the comparison measures the architectures rather than a scale choice; the
     README reports the PyTorch-style uniform init too (``init="pytorch"``, ``forget_bias=0``).
     """
@@ -220,7 +220,8 @@ def train_sweep(cfg: Config, lengths, seeds, *, state=None, log_every: int = 100
     shape = (len(lengths), len(seeds))
     history = {k: v.reshape(*shape, -1) for k, v in history.items()}
     history["step"] = histories[0]["step"]
-    state = jax.tree_util.tree_map(jnp.asarray, state)
+    # Back on the mesh (replicated) or the default device, as the state came in.
+    state = distributed.replicate(jax.tree_util.tree_map(jnp.asarray, state), mesh)
     return state, history, evaluate(cfg, state.params, lengths, seeds)
 
 

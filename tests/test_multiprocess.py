@@ -103,8 +103,6 @@ def test_only_process_0_writes_result_files(job):
     assert json.loads((out / "result_of_0.json").read_text()) == {"process": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="needs the process-0 rule in checkpoint.save_step and "
-                                       "train._progress (distributed.is_main_process)")
 def test_only_process_0_saves_checkpoints_and_draws_progress(job):
     out, log = job
     assert list((out / "checkpoints_of_0").glob("ckpt-*.msgpack"))
