@@ -57,8 +57,7 @@ def probability(text):
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     where = p.add_mutually_exclusive_group()
     add_flag(where, "run_dir", type=Path,
              help=f"a training run directory: its newest intact checkpoint is used (default "
@@ -70,18 +69,19 @@ def parse_args(argv):
     p.add_argument("--length", type=cli.positive(int), default=300,
                    help="characters to write after the prime")
     primes = p.add_mutually_exclusive_group()
-    primes.add_argument("--prime", help="text to continue; None: start from a random character")
+    primes.add_argument("--prime", help="text to continue (without one: a random first character)")
     primes.add_argument("--prime_file", type=Path, help="continue the text of this UTF-8 file")
     p.add_argument("--ignore_unknown", action="store_true",
                    help="drop the prime's characters that are not in the model's vocabulary "
                         "(with a warning) instead of stopping")
-    add_flag(p, "num_samples", type=cli.positive(int), default=1)
+    add_flag(p, "num_samples", type=cli.positive(int), default=1,
+             help="texts written side by side, in parallel")
     add_flag(p, "top_k", type=non_negative(int), default=0,
              help="sample among the k most likely characters only (0: all)")
     p.add_argument("--top_p", type=probability, default=1.0,
                    help="sample in the nucleus only: the fewest likeliest characters whose "
                         "probability adds up to p (1: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random numbers of the sampling")
     add_flag(p, "compare_temperatures", action="store_true",
              help=f"question 2.1c: the same prime at temperatures {COMPARE} side by side")
     p.add_argument("--width", type=cli.positive(int), default=38,
@@ -166,7 +166,7 @@ def main(argv=None):
     cli.check(args.top_k <= len(vocab),
               f"--top_k must be <= the vocabulary size {len(vocab)}, got {args.top_k}")
     prime = prime_text(args, vocab)
-    what = "the shipped model " if source == SHIPPED else ""
+    what = "the shipped model " if str(source) == SHIPPED else ""
     print(f"# {what}{path} (step {meta.get('step')}, {meta.get('corpus') or 'corpus'}, "
           f"{len(vocab)} characters)" + (f": {note}" if note else ""), file=sys.stderr)
     write_with = dict(num_samples=args.num_samples, length=args.length, top_k=args.top_k,

@@ -10,6 +10,12 @@ for evaluation; --dropout 0 --average_decay 0 is the original exactly.
     python experiments/train_text.py --corpus my.txt      # any UTF-8 text
     python experiments/train_text.py --book darwin --init_from shipped --train_steps 3000
 
+Named books (--book) are read from --data_dir, else $RNN_GNN_DATA, else the download cache
+$XDG_CACHE_HOME/rnn_gnn (~/.cache/rnn_gnn).  A book missing there is fetched once from Project
+Gutenberg, https://www.gutenberg.org/cache/epub/<number>/pg<number>.txt, checked to be a whole
+book and saved there; a copy that is not the edition of the documented results (sha256) is
+used with a warning that the numbers may differ.
+
 Writes to --run_dir (default results/text/<book or corpus file name>, with _quick for
 --quick and _from_<source> for --init_from): checkpoints (the newest three), best.msgpack
 (the best validation so far), model.msgpack (the last step), history.csv, samples.txt
@@ -29,13 +35,8 @@ from rnn_gnn.text import corpus
 from rnn_gnn.text.run import (QUICK, SHIPPED, Config, add_flag, default_run_dir,
                               fine_tune_config, load_model, train_run, validate)
 
-BOOKS_HELP = (
-    "a named book (default grimms): " + ", ".join(
-        f"{name} (Project Gutenberg #{b.ebook})" for name, b in corpus.BOOKS.items())
-    + f". It is read from --data_dir, else ${corpus.DATA_ENV}, else the cache "
-    f"$XDG_CACHE_HOME/rnn_gnn (~/.cache/rnn_gnn); when missing there it is downloaded once "
-    f"from {corpus.GUTENBERG}/cache/epub/<number>/pg<number>.txt into that directory, and a "
-    f"copy that is not the edition of the documented results is used with a warning")
+BOOKS_HELP = "a named book (default grimms): " + ", ".join(
+    f"{name} (Project Gutenberg #{b.ebook})" for name, b in corpus.BOOKS.items())
 
 HELP = {
     "seq_length": "characters per training window",
@@ -63,12 +64,12 @@ def replaced_keep_prob(text):
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__.split("\n")[0],
-                           formatter_class=cli.argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--book", choices=list(corpus.BOOKS), help=BOOKS_HELP)
     source.add_argument("--corpus", "--txt_file", type=Path, help="any UTF-8 text file")
-    add_flag(p, "data_dir", help="where named books are read and downloaded to")
+    add_flag(p, "data_dir", help=f"where named books are read and downloaded to (default "
+                                 f"${corpus.DATA_ENV}, else ~/.cache/rnn_gnn)")
     add_flag(p, "run_dir", type=Path,
              help="default results/text/<book or corpus name>[_quick][_from_<source>]")
     p.add_argument("--resume", action="store_true", help="continue the run in --run_dir")
