@@ -24,7 +24,7 @@ from rnn_gnn import checkpoint, cli
 from rnn_gnn.cli import UsageError
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, transfer_vocab
-from rnn_gnn.text.run import (MODEL_FORMAT, Config, config_from, default_run_dir,
+from rnn_gnn.text.run import (MODEL_FORMAT, QUICK, Config, config_from, default_run_dir,
                               initial_state, load_model, train_run, validation_sets)
 from rnn_gnn.train import averaged
 
@@ -208,28 +208,28 @@ def test_best_checkpoint_outlives_the_newest_ones(tmp_path):
     assert (tmp_path / "best.msgpack").read_bytes() == before
 
 
-def test_quick_run_has_its_own_directory(tmp_path, monkeypatch, capsys):
+def test_quick_run_has_its_own_directory(trained, tmp_path, monkeypatch, capsys):
     """README order: --quick, then the full run; neither blocks the other.  Also
     --sample_length 1 (greedy samples of one character: nothing written after it)."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tale.txt").write_text(TEXT)
-    small = ["--corpus", "tale.txt", "--num_hidden", "8", "--num_layers", "1", "--seq_length", "8",
-             "--batch_size",
-             "4", "--train_steps", "10", "--sample_every", "10", "--eval_every", "10",
-             "--checkpoint_every", "10", "--num_greedy", "2", "--sample_length", "1",
+    # Every setting of --quick given (TINY's), so that both runs compile the program of the
+    # trained fixture (and find it in the compilation cache).
+    preset = [x for k in QUICK for x in (f"--{k}", getattr(TINY, k))]
+    small = ["--corpus", "tale.txt", *tiny_flags(), *preset, "--sample_length", "1",
              "--no_progress"]
     status, out, err = call(train_text.main, small + ["--quick"], capsys)
     assert status == 0, err
     quick = tmp_path / "results" / "text" / "tale_quick"
     assert "--run_dir results/text/tale_quick" in out
-    assert json.loads((quick / "config.json").read_text())["config"]["learning_rate"] == 1e-2
     samples = [json.loads(line.split(" ", 1)[1]) for line in
                (quick / "samples.txt").read_text().splitlines()]
-    assert len(samples) == 2 and all(len(s) == 1 and s in TEXT for s in samples)
+    assert len(samples) == 4 * TINY.num_greedy and all(len(s) == 1 and s in TEXT
+                                                       for s in samples)
     status, out, err = call(train_text.main, small, capsys)
     assert status == 0, err
     full = tmp_path / "results" / "text" / "tale"
-    assert json.loads((full / "config.json").read_text())["config"]["learning_rate"] == 2e-3
+    assert "--run_dir results/text/tale " in out
     assert checkpoint.list_checkpoints(quick) and checkpoint.list_checkpoints(full)
 
 
