@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn_gnn import cli, distributed
+from rnn_gnn import cli, distributed, files
 
 ROWS = "abcdef"
 # Targets: minimum speed-up (torch time / project time) per comparison, per platform.
@@ -801,9 +801,9 @@ def main(argv=None):
     info["command"] = " ".join(["python", "experiments/benchmark.py"] + list(argv or sys.argv[1:]))
     table = markdown(results, whole, info) + sweep_markdown(sweep)
     print(table)
-    cli.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
+    files.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
                                                  "whole_runs": whole, "study_sweep": sweep})
-    cli.write_bytes(args.out / "benchmark.md", table.encode())
+    files.write_bytes(args.out / "benchmark.md", table.encode())
     print(f"results in {args.out}/")
 
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn import analysis, cli, plotting
+from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.cells import INITS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
 from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at
@@ -269,19 +269,19 @@ def main(argv=None):
 
     # Everything is computed; only now write, one atomic file at a time.
     out = args.out
-    cli.write_csv(out / "flow.csv", flow_rows)
-    cli.write_csv(out / "clipping.csv", clip_rows)
+    files.write_csv(out / "flow.csv", flow_rows)
+    files.write_csv(out / "clipping.csv", clip_rows)
     config = {k: v for k, v in vars(args).items() if k not in ("out", "quick", "full")}
-    cli.write_json(out / "summary.json", {"config": config, "results": summary,
+    files.write_json(out / "summary.json", {"config": config, "results": summary,
                                           "clipping": clip_rows,
                                           "seconds": round(seconds, 1),
                                           "command": " ".join(["python"] + sys.argv)})
-    cli.save_figure(flow_figure(args, results, "dh", "mean ||dl/dh(t)||"),
+    files.save_figure(flow_figure(args, results, "dh", "mean ||dl/dh(t)||"),
                     out / "gradient_flow.png")
-    cli.save_figure(flow_figure(args, results, "dW", "||step t's term of dL/dW_hh||"),
+    files.save_figure(flow_figure(args, results, "dW", "||step t's term of dL/dW_hh||"),
                     out / "gradient_terms.png")
     if any(None in runs for _, runs in results.values()):
-        cli.save_figure(clipping_figure(args, results), out / "grad_norm_hist.png")
+        files.save_figure(clipping_figure(args, results), out / "grad_norm_hist.png")
     print(f"results in {out}/ ({seconds:.0f} s)")
 
 

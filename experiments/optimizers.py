@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rnn_gnn import analysis, cli, plotting
+from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.palindrome import Config, evaluate, init_sweep, make_loss, model_apply
 from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at, make_optimizer, train
 
@@ -283,18 +283,18 @@ def main(argv=None):
               f"{row['train_seconds']:7.1f} {row['ms_per_step']:8.1f}")
 
     out = args.out
-    cli.write_csv(out / "table.csv", table_rows)
-    cli.write_csv(out / "grid.csv", grid_rows)
+    files.write_csv(out / "table.csv", table_rows)
+    files.write_csv(out / "grid.csv", grid_rows)
     config = {k: v for k, v in vars(args).items() if k not in ("out", "quick", "full")}
-    cli.write_json(out / "summary.json", {
+    files.write_json(out / "summary.json", {
         "config": config, "learning_rates": {n: r["lrs"] for n, r in results.items()},
         "table": table_rows, "seconds": round(seconds, 1),
         "command": " ".join(["python"] + sys.argv)})
     encoding = "raw digits" if args.input_dim == 1 else "one-hot digits"
     title = (f"LSTM, T={args.length}, {encoding}, {args.num_hidden} hidden, batch "
              f"{args.batch_size}, clip {args.max_norm:g}, {args.seeds} seeds")
-    cli.save_figure(curves_figure(args, results, title), out / "curves.png")
-    cli.save_figure(grid_figure(args, results, title), out / "lr_grid.png")
+    files.save_figure(curves_figure(args, results, title), out / "curves.png")
+    files.save_figure(grid_figure(args, results, title), out / "lr_grid.png")
     print(f"results in {out}/ ({seconds:.0f} s)")
 
 

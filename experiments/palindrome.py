@@ -25,10 +25,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from rnn_gnn import checkpoint, cli, distributed, plotting
+from rnn_gnn import checkpoint, cli, distributed, files, plotting
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, checkpointer, diverged_at
+from rnn_gnn.train import OPTIMIZERS, diverged_at
 
 # Presets fill every flag the user leaves out.  QUICK shows the study's contrast within three
 # minutes on two CPU cores; FULL is the report's protocol.
@@ -130,7 +130,7 @@ def run_model(args, model: str):
     if args.checkpoint_every:
         def with_history(state, history):  # the curves so far travel inside the checkpoint
             meta["history"] = _join(previous, history)
-        callback = checkpointer(ckpt_dir, args.checkpoint_every, meta, then=with_history)
+        callback = checkpoint.checkpointer(ckpt_dir, args.checkpoint_every, meta, then=with_history)
 
     start = time.perf_counter()
     state, history, final = train_sweep(cfg, args.lengths, seeds, state=state,
@@ -154,7 +154,7 @@ def _join(a: dict, b: dict) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     models = ["rnn", "lstm"] if args.model_type == "both" else [args.model_type]
-    compile_seconds = cli.compile_timer()
+    compile_seconds = files.compile_timer()
     wall = time.perf_counter()
     histories, finals, rows, summary = {}, {}, [], {}
     for model in models:
@@ -184,24 +184,24 @@ def main(argv=None):
     out = args.out
     cfg = {k: v for k, v in dataclasses.asdict(config_for(args, models[0])).items()
            if k != "model_type"}
-    cli.write_csv(out / "final.csv", rows)
-    cli.write_json(out / "summary.json", {
+    files.write_csv(out / "final.csv", rows)
+    files.write_json(out / "summary.json", {
         "config": cfg, "lengths": args.lengths, "seeds": args.seeds,
         "seed_list": list(range(args.seed, args.seed + args.seeds)), "results": summary,
         "wall_seconds": round(wall, 1), "compile_seconds": round(compile_seconds(), 1),
-        "devices": len(args.device_list), "machine": cli.machine(),
+        "devices": len(args.device_list), "machine": files.machine(),
         "command": " ".join(["python"] + sys.argv)})
     buf = io.BytesIO()
     np.savez_compressed(buf, lengths=np.array(args.lengths), **{
         f"{m}_{k}": v for m, h in histories.items() for k, v in h.items()})
-    cli.write_bytes(out / "curves.npz", buf.getvalue())
+    files.write_bytes(out / "curves.npz", buf.getvalue())
     encoding = "raw digits" if args.input_dim == 1 else "one-hot digits"
     title = (f"{encoding}, {args.num_hidden} hidden, {args.optimizer} lr {args.learning_rate}, "
              f"batch {args.batch_size}, init {args.init} (forget bias {args.forget_bias}), "
              f"mean of {args.seeds} seeds")
-    cli.save_figure(plotting.training_curves(histories, args.lengths, args.smooth, title),
+    files.save_figure(plotting.training_curves(histories, args.lengths, args.smooth, title),
                     out / "training_curves.png")
-    cli.save_figure(plotting.accuracy_vs_length(finals, args.lengths, title),
+    files.save_figure(plotting.accuracy_vs_length(finals, args.lengths, title),
                     out / "accuracy_vs_length.png")
     print(f"results in {out}/  ({wall:.0f} s wall, {compile_seconds():.0f} s compiling)")
 

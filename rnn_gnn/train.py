@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,7 @@ import numpy as np
 import optax
 
 from rnn_gnn import distributed
+from rnn_gnn.errors import NonFiniteLoss
 
 # Each entry maps a learning rate (float or schedule) to an Optax transformation.  RMSProp
 # uses decay 0.99 and eps 1e-8 as torch.optim.RMSprop, the original study's optimizer.
@@ -91,17 +92,6 @@ class TrainState(NamedTuple):
     params: dict
     opt_state: optax.OptState
     key: jax.Array       # PRNG key for the next step's batch
-
-
-class NonFiniteLoss(RuntimeError):
-    """A step produced a NaN or infinite loss, gradient or parameters.  ``step`` is that step;
-    ``state`` is the last finite state (the failing update was never applied)."""
-
-    def __init__(self, step: int, state=None):
-        super().__init__(f"loss or parameters became NaN/inf at step {step}; stopped "
-                         f"(the state before that step is kept)")
-        self.step = step
-        self.state = state
 
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
@@ -293,40 +283,3 @@ def softmax_cross_entropy(logits, labels):
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     accuracy = (jnp.argmax(logits, -1) == labels).mean()
     return loss, accuracy
-
-
-def stack_states(states: Iterable[TrainState]) -> TrainState:
-    """Stack per-run states along a new leading axis, for ``vmapped=True``."""
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-def checkpointer(directory, every: int, meta: dict | None = None, keep: int = 3,
-                 then: Callable | None = None):
-    """A ``train`` callback that saves the state every ``every`` steps (and calls ``then``).
-
-    Saves happen only after the loop's finite-loss check, so the newest checkpoint is always a
-    good one; each file is written atomically, so a kill at any moment leaves the directory
-    readable.  Pair with ``log_every`` dividing ``every``.
-    """
-    from rnn_gnn import checkpoint
-
-    def callback(state: TrainState, history):
-        step = int(np.max(jax.device_get(state.step)))
-        if then is not None:
-            then(state, history)
-        if step % every == 0:
-            checkpoint.save_step(directory, step, state, meta, keep=keep)
-    return callback
-
-
-def restore_or(state: TrainState, directory):
-    """The newest intact checkpoint in ``directory`` restored into ``state``'s structure
-    (``(state, meta)``), or ``(state, None)`` when there is none."""
-    from rnn_gnn import checkpoint
-    found = checkpoint.load_latest(directory, target=jax.device_get(state))
-    if found is None:
-        return state, None
-    restored, meta, _ = found
-    return jax.tree_util.tree_map(jnp.asarray, restored), meta

@@ -85,11 +85,11 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
                       progress=False)
     state0, _ = P.init_sweep(cfg, [6], [0])  # the first state was donated
     T.train(loss_fn, opt, state0, 20, task=lengths, log_every=10, vmapped=True, progress=False,
-            callback=T.checkpointer(tmp_path, 10))
+            callback=checkpoint.checkpointer(tmp_path, 10))
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == [
         "ckpt-000000010.msgpack", "ckpt-000000020.msgpack"]
     fresh, _ = P.init_sweep(cfg, [6], [0])
-    restored, meta = T.restore_or(fresh, tmp_path)
+    restored, meta = checkpoint.restore_or(fresh, tmp_path)
     assert meta["step"] == 20
     resumed, _ = T.train(loss_fn, opt, restored, 40, task=lengths, log_every=10, vmapped=True,
                          progress=False)
