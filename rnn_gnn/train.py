@@ -135,6 +135,16 @@ def make_chunk(loss_fn: Callable, optimizer, num_steps: int, vmapped: bool = Fal
     return jax.jit(chunk, donate_argnums=0)
 
 
+class Trainer(NamedTuple):
+    """What a part hands the loop and the benchmark (each part's ``make_trainer(config, ...)``):
+    the task's pure loss ``loss_fn(params, key, task) -> (loss, metrics)``, the optimizer, and
+    ``init(key) -> TrainState``, a fresh state for one run; ``task``, the run's settings."""
+    loss_fn: Callable
+    optimizer: optax.GradientTransformation
+    init: Callable
+    task: object = None
+
+
 class Group(NamedTuple):
     """Runs trained by one compiled program: their loss, their stacked state (leading run
     axis) and per-run task, placed on ``device`` (None: the default device)."""
