@@ -28,7 +28,8 @@ import numpy as np
 from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.cells import INITS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at
+from rnn_gnn.optimizers import OPTIMIZERS
+from rnn_gnn.train import NonFiniteLoss, diverged_at
 
 QUICK = dict(lengths=[5, 10, 20], num_hidden=64, batch_size=64, train_steps=1000)
 FULL = dict(lengths=[5, 10, 15, 20, 25], num_hidden=128, batch_size=128, train_steps=10000)

@@ -3,7 +3,7 @@
     python experiments/optimizers.py          # quick preset (about 2 minutes of CPU, 2 cores)
     python experiments/optimizers.py --full   # finer grid, more seeds, the study's model size
 
-The LSTM learns palindromes of one length with every optimizer of rnn_gnn.train.OPTIMIZERS
+The LSTM learns palindromes of one length with every optimizer of rnn_gnn.optimizers.OPTIMIZERS
 (Optax, by name, clipped at --max_norm as in the study).  For a given seed every run starts
 from the same parameters and sees the same batches.  Each optimizer's learning rate is picked
 from a grid (steps of about half a decade around its usual range) by accuracy on a validation
@@ -30,7 +30,8 @@ import optax
 
 from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.palindrome import Config, evaluate, init_sweep, make_loss, model_apply
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at, make_optimizer, train
+from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
+from rnn_gnn.train import NonFiniteLoss, diverged_at, train
 
 # The middle of each optimizer's grid of learning rates; the grid steps along 1, 3, 10, 30, ...
 CENTRES = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
@@ -44,7 +45,7 @@ def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
     d = Config()
     p.add_argument("--optimizers", default=",".join(OPTIMIZERS),
-                   help="comma-separated names from rnn_gnn.train.OPTIMIZERS")
+                   help="comma-separated names from rnn_gnn.optimizers.OPTIMIZERS")
     p.add_argument("--length", type=cli.positive(int), help="palindrome length T (default: preset)")
     p.add_argument("--input_dim", type=int, default=d.input_dim,
                    help="1 = raw digits (original), 10 = one-hot")

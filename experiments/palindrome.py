@@ -28,7 +28,8 @@ import numpy as np
 from rnn_gnn import checkpoint, cli, distributed, files, plotting
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, diverged_at
+from rnn_gnn.optimizers import OPTIMIZERS
+from rnn_gnn.train import diverged_at
 
 # Presets fill every flag the user leaves out.  QUICK shows the study's contrast within three
 # minutes on two CPU cores; FULL is the report's protocol.
@@ -55,7 +56,7 @@ def parse_args(argv):
     p.add_argument("--train_steps", type=cli.positive(int), help="default: preset")
     p.add_argument("--max_norm", type=float, default=d.max_norm, help="<= 0 disables clipping")
     p.add_argument("--optimizer", default=d.optimizer, choices=list(OPTIMIZERS),
-                   help="an Optax optimizer by name (rnn_gnn.train.OPTIMIZERS)")
+                   help="an Optax optimizer by name (rnn_gnn.optimizers.OPTIMIZERS)")
     p.add_argument("--init", default=d.init, choices=list(INITS),
                    help="weight initialisation (rnn_gnn.cells): orthogonal = Glorot input, "
                         "orthogonal square weights; pytorch = torch.nn's uniform")

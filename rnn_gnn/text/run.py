@@ -53,8 +53,8 @@ from rnn_gnn.files import atomic_write_bytes, save_figure, write_csv, write_json
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, init_params, make_loss, transfer_vocab
 from rnn_gnn.text.sample import random_starts, sample
-from rnn_gnn.train import (OPTIMIZERS, TrainState, averaged, init_state,
-                           make_optimizer, train)
+from rnn_gnn.optimizers import OPTIMIZERS, averaged, make_optimizer
+from rnn_gnn.train import TrainState, init_state, train
 
 RESULTS = Path("results") / "text"
 MODEL_FORMAT = "rnn_gnn.text model"   # meta["format"] of a model file (params only)
