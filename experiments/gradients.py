@@ -60,7 +60,10 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/gradients"))
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's sizes")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the study's sizes")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.models = _choices(args.models, "--models", ["rnn", "lstm"], str)
     args.input_dims = _choices(args.input_dims, "--input_dims", [1, 10], int)
     cli.check(bool(args.lengths) and all(t >= 3 for t in args.lengths),

@@ -65,7 +65,10 @@ def parse_args(argv):
                    help="box-filter width (steps) for the curves and the steps-to-0.99 count")
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/optimizers"))
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the thorough grid")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the thorough grid")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     unknown = [n for n in names if n not in OPTIMIZERS]
     cli.check(bool(names) and not unknown and len(set(names)) == len(names),

@@ -79,7 +79,10 @@ def parse_args(argv):
                    help="run the lengths' programs side by side on the first N devices "
                         "(default: all; on a CPU one device per core; the numbers do not "
                         "depend on N)")
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's protocol")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the study's protocol")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.input_length is not None:
         args.lengths = [args.input_length + 1]
     cli.check(args.input_dim in (1, 10),

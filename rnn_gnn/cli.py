@@ -68,20 +68,6 @@ def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
         sys.exit(130)
 
 
-def parse_with_presets(parser: argparse.ArgumentParser, argv, quick: dict, full: dict,
-                       full_help: str):
-    """Parse ``argv`` with ``--quick`` (the default) / ``--full`` presets: a preset fills
-    every flag that the user left at ``None``."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help=f"the default preset: {quick}")
-    group.add_argument("--full", action="store_true", help=f"{full_help}: {full}")
-    args = parser.parse_args(argv)
-    for key, value in (full if args.full else quick).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
-
-
 # ----------------------------------------------------------------------------- config <-> flags
 
 def field(default, help: str = "", *, type: Callable | None = None, choices=None):
@@ -95,9 +81,9 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls, presets: dict 
                      skip: Sequence[str] = ()) -> None:
     """Every field of the dataclass ``config_cls`` as the flag ``--<field>``.
 
-    The flag's default is None, so that ``config_from_args`` can tell what the user gave;
-    ``--help`` shows the default that applies: the dataclass's, and each preset's value
-    (``presets``: ``{"--full": {...}}``) where it differs.
+    The flag's default is None, so that a preset can fill it and ``args.given`` tells what the
+    user gave; ``--help`` shows the default that applies: the dataclass's, and each preset's
+    value where it differs (``presets`` as for ``parse_with_presets``).
     """
     for f in dataclasses.fields(config_cls):
         if f.name in skip:
@@ -106,20 +92,18 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls, presets: dict 
         default = f.default
         kind = meta.get("type") or _FLAG_TYPES.get(type(default), type(default))
         shown = [f"default: {_show(default)}"] + [
-            f"{name}: {_show(values[f.name])}" for name, values in (presets or {}).items()
+            f"--{name}: {_show(values[f.name])}" for name, (values, _) in (presets or {}).items()
             if f.name in values and values[f.name] != default]
         parser.add_argument(f"--{f.name}", type=kind, default=None, choices=meta.get("choices"),
                             metavar=None if meta.get("choices") else f.name.upper(),
                             help=f"{meta.get('help', '')} ({'; '.join(shown)})".lstrip())
 
 
-def config_from_args(args: argparse.Namespace, config_cls, preset: dict | None = None):
-    """``(config, given)``: the dataclass from the flags the user gave (``given``, a set of
-    names) over ``preset`` over the dataclass's defaults."""
+def config_from_args(args: argparse.Namespace, config_cls):
+    """The dataclass from the flags that have a value (given, or filled by a preset of
+    ``parse_with_presets``) over the dataclass's defaults."""
     names = [f.name for f in dataclasses.fields(config_cls) if hasattr(args, f.name)]
-    given = {n for n in names if getattr(args, n) is not None}
-    values = {**(preset or {}), **{n: getattr(args, n) for n in given}}
-    return config_cls(**values), given
+    return config_cls(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
 
 
 def boolean(text: str) -> bool:
@@ -139,6 +123,28 @@ def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)
+
+
+def parse_with_presets(parser: argparse.ArgumentParser, argv,
+                       presets: dict[str, tuple[dict, str]]) -> argparse.Namespace:
+    """Parse ``argv`` with presets, the one preset mechanism of every CLI.
+
+    ``presets``: ``{"full": (values, help)}`` adds ``--full`` (presets exclude each other); a
+    chosen preset fills every flag the user left at None.  Without one, each flag keeps its
+    own default: the plain command is the default run, so there is no preset for it.  Sets
+    ``args.preset`` (the chosen name or None) and ``args.given`` (the flags the user gave).
+    """
+    group = parser.add_mutually_exclusive_group()
+    for name, (values, text) in presets.items():
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in values.items())
+        group.add_argument(f"--{name}", action="store_true", help=f"{text}: {shown}")
+    args = parser.parse_args(argv)
+    args.given = {k for k, v in vars(args).items() if v is not None and k not in presets}
+    args.preset = next((name for name in presets if getattr(args, name)), None)
+    for key, value in (presets[args.preset][0] if args.preset else {}).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def check(condition: bool, message: str) -> None:
