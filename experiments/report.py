@@ -81,7 +81,7 @@ def _read(path: Path, parse):
         raise DataError(f"{_shown(path)} is not readable ({type(e).__name__}: {e})") from None
 
 
-def field(record: dict, *keys, where: Path):
+def lookup(record: dict, *keys, where: Path):
     """``record[k0][k1]...``; a missing key is a ``DataError`` naming the file."""
     value = record
     for k in keys:
@@ -158,13 +158,13 @@ def palindrome_table(run: Path) -> str:
     over seeds; where the seeds disagree by more than 0.2 each seed's value too."""
     summary = read_json(run / "summary.json")
     rows = read_csv(run / "final.csv")
-    lengths = field(summary, "lengths", where=run / "summary.json")
-    results = field(summary, "results", where=run / "summary.json")
+    lengths = lookup(summary, "lengths", where=run / "summary.json")
+    results = lookup(summary, "results", where=run / "summary.json")
     body = []
     for model, result in results.items():
         cells = []
         for t in lengths:
-            per_length = field(result, "per_length", str(t), where=run / "summary.json")
+            per_length = lookup(result, "per_length", str(t), where=run / "summary.json")
             seeds = [r["accuracy"] for r in rows if r["model"] == model and int(r["length"]) == t]
             cells.append(_accuracy_cell(per_length, seeds))
         body.append([plotting.MODEL_NAMES.get(model, model), *cells])
@@ -206,11 +206,11 @@ def gradients_table(*runs: Path) -> str:
     for run in runs:
         where = run / "summary.json"
         summary = read_json(where)
-        config = field(summary, "config", where=where)
+        config = lookup(summary, "config", where=where)
         lengths = config["lengths"]
         for model in config["models"]:
             for d in config["input_dims"]:
-                entries = {(T, stage): field(summary, "results", f"{model} d={d} T={T} {stage}",
+                entries = {(T, stage): lookup(summary, "results", f"{model} d={d} T={T} {stage}",
                                              where=where)
                            for T in lengths for stage in ("init", "trained")}
                 body.append([config["init"], *_gradient_cells(entries, model, d, lengths)])
@@ -272,7 +272,7 @@ def clipping_table(run: Path) -> str:
 def optimizers_table(run: Path) -> str:
     """``experiments/optimizers.py``'s table.csv and summary.json (the rates tried)."""
     rows = read_csv(run / "table.csv")
-    rates = field(read_json(run / "summary.json"), "learning_rates",
+    rates = lookup(read_json(run / "summary.json"), "learning_rates",
                   where=run / "summary.json")
     body = []
     for r in rows:
@@ -297,7 +297,7 @@ def text_curve_table(run: Path, steps: Sequence[int] = (1000, 5000, 10000, 15000
     """``train_text.py``'s history.csv at the given steps: training and held-out loss (nats per
     character) and accuracy, held out both as 30-character windows and with the state carried."""
     rows = {int(r["step"]): r for r in read_csv(run / "history.csv")}
-    seq = field(read_json(run / "summary.json"), "config", "seq_length",
+    seq = lookup(read_json(run / "summary.json"), "config", "seq_length",
                 where=run / "summary.json")
     body = []
     for step in steps:
@@ -318,7 +318,7 @@ def regularisation_table(*runs: Path) -> str:
     for run in runs:
         summary = read_json(run / "summary.json")
         where = run / "summary.json"
-        cfg = field(summary, "config", where=where)
+        cfg = lookup(summary, "config", where=where)
         history = read_csv(run / "history.csv")
         carried = [(float(r["val_loss_carried"]), int(r["step"])) for r in history
                    if r.get("val_loss_carried", "") != ""]
@@ -330,11 +330,11 @@ def regularisation_table(*runs: Path) -> str:
         command = f"`{command_of(summary, where)}`" if summary.get("command") else "not recorded"
         body.append([command, f"{dropout:g}" if dropout else "none",
                      f"{average:g}" if average else "no",
-                     f"{field(summary, 'train_loss', where=where):.3f}",
-                     f"{field(summary, 'best_val_loss', where=where):.3f} at "
-                     f"{field(summary, 'best_val_step', where=where) / 1000:g}k",
+                     f"{lookup(summary, 'train_loss', where=where):.3f}",
+                     f"{lookup(summary, 'best_val_loss', where=where):.3f} at "
+                     f"{lookup(summary, 'best_val_step', where=where) / 1000:g}k",
                      f"{best_carried[0]:.3f} at {best_carried[1] / 1000:g}k",
-                     f"{field(summary, 'time_s', where=where):,.0f} s"])
+                     f"{lookup(summary, 'time_s', where=where):,.0f} s"])
     return markdown_table(["command", "dropout", "averaged weights", "train loss",
                            "val, windows (best)", "val, carried (best)", "wall"], body,
                           "lllrrrr")
@@ -356,15 +356,15 @@ def gnn_table(run: Path, names: Sequence[str] = GNN_RUNS, short: bool = False) -
     for name in names:
         where = run / f"{name}.json"
         r = read_json(where)
-        dataset, model = field(r, "dataset", where=where), field(r, "model", where=where)
-        accuracy = (f"{field(r, 'test_accuracy_mean', where=where):.2f} +- "
-                    f"{field(r, 'test_accuracy_std', where=where):.2f} %")
+        dataset, model = lookup(r, "dataset", where=where), lookup(r, "model", where=where)
+        accuracy = (f"{lookup(r, 'test_accuracy_mean', where=where):.2f} +- "
+                    f"{lookup(r, 'test_accuracy_std', where=where):.2f} %")
         row = [DATASET_NAMES.get(dataset, dataset), model.upper(), accuracy,
                PAPER_ACCURACY.get((dataset, model), "-")]
         if not short:
-            seeds = field(r, "runs", where=where)
+            seeds = lookup(r, "runs", where=where)
             fired = sum(bool(s["stopped_early"]) for s in seeds)
-            cfg = field(r, "config", where=where)
+            cfg = lookup(r, "config", where=where)
             rule = {"kipf": f"Kipf's early stopping (fired in {fired}/{len(seeds)})",
                     "gat": f"GAT's joint val acc/loss rule, {cfg['epochs']} epochs (fired in "
                            f"{fired}/{len(seeds)})",
@@ -387,11 +387,11 @@ def graph_lstm_table(run: Path) -> str:
     where = run / "graph_lstm.json"
     r = read_json(where)
     body = []
-    for label, scores in field(r, "summary (mean, std over seeds)", where=where).items():
+    for label, scores in lookup(r, "summary (mean, std over seeds)", where=where).items():
         f1 = [f"{scores[m][0]:.3f} +- {scores[m][1]:.3f}" for m in ("wave_f1", "fire_f1")]
         body.append([label, SEES.get(label, "graph + a window of frames"), *f1,
                      f"{scores['accuracy'][0]:.4f}", f"{scores['loss'][0]:.3f}"])
-    rule = field(r, "rule_on_hidden_state", where=where)
+    rule = lookup(r, "rule_on_hidden_state", where=where)
     body.append(["rule applied to the true hidden state", "everything (ceiling)",
                  f"{rule['wave_f1']:.3f}", f"{rule['fire_f1']:.3f}", f"{rule['accuracy']:.4f}",
                  "-"])
@@ -406,7 +406,7 @@ def study_sweep_table(run: Path) -> str:
     repeats with the spread; the protocol projected, and in how many repeats the target held."""
     where = run / "benchmark.json"
     bench = read_json(where)
-    rows = field(bench, "study_sweep", where=where)
+    rows = lookup(bench, "study_sweep", where=where)
     if not rows:
         raise DataError(f"{_shown(where)} holds no row (f)")
     *models, total = rows
@@ -434,7 +434,7 @@ def benchmark_table(*runs: Path) -> str:
     results, wholes = {}, {}
     for run in runs:
         bench = read_json(run / "benchmark.json")
-        for r in field(bench, "results", where=run / "benchmark.json"):
+        for r in lookup(bench, "results", where=run / "benchmark.json"):
             if "speedup" in r:
                 key = (r["name"], r.get("project_label", ""), r.get("torch_label", ""))
                 results.setdefault(key, []).append(r)
@@ -472,12 +472,12 @@ class Experiment(NamedTuple):
 def seconds(file: str, key: str) -> Callable[[Path], str]:
     """The wall time a run recorded: ``key`` of ``file`` in its result directory."""
     def read(run: Path) -> str:
-        return duration(field(read_json(run / file), key, where=run / file))
+        return duration(lookup(read_json(run / file), key, where=run / file))
     return read
 
 
 def projected_protocol(run: Path) -> str:
-    total = field(read_json(run / "benchmark.json"), "study_sweep", where=run)[-1]
+    total = lookup(read_json(run / "benchmark.json"), "study_sweep", where=run)[-1]
     return f"not yet measured (projected {total['project_projected_s'] / 3600:.1f} h, row f)"
 
 
@@ -539,7 +539,7 @@ def experiments_table(results: Path) -> str:
 def palindrome_finals(run: Path) -> tuple[list[int], dict]:
     """final.csv as ``accuracy_vs_length``'s input: ``{model: {"accuracy": [lengths, seeds]}}``
     (a diverged run is NaN, as the experiment passes it)."""
-    lengths = field(read_json(run / "summary.json"), "lengths", where=run / "summary.json")
+    lengths = lookup(read_json(run / "summary.json"), "lengths", where=run / "summary.json")
     finals = {}
     for r in read_csv(run / "final.csv"):
         finals.setdefault(r["model"], {}).setdefault(int(r["length"]), []).append(
