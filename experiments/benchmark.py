@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnn_gnn import cli, distributed
+from rnn_gnn import cli, distributed, files
 
 ROWS = "abcdef"
 # Targets: minimum speed-up (torch time / project time) per comparison, per platform.
@@ -139,12 +139,12 @@ def _project_palindrome(model: str):
     def build():
         import jax
         import jax.numpy as jnp
-        from rnn_gnn import palindrome, train
+        from rnn_gnn import optimizers, palindrome, train
         cfg = palindrome.Config(model_type=model, input_dim=PAL["input_dim"],
                                 num_hidden=PAL["hidden"], batch_size=PAL["batch"])
         loss_fn = palindrome.make_loss(palindrome.model_apply(cfg), cfg.batch_size,
                                        cfg.input_dim, PAL["length"])
-        optimizer = train.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.max_norm)
+        optimizer = optimizers.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.max_norm)
         state = train.init_state(palindrome.init_params(cfg, jax.random.PRNGKey(0)), optimizer,
                                  jax.random.PRNGKey(1))
         # As the library trains: PAL["steps"] steps per compiled call (train.make_chunk).
@@ -247,11 +247,11 @@ def _project_char_train(hidden, layers, batch, seq, steps):
     def build():
         import jax
         import jax.numpy as jnp
-        from rnn_gnn import train
+        from rnn_gnn import optimizers, train
         from rnn_gnn.text import model
         from rnn_gnn.text.run import Config
         cfg = Config()
-        optimizer = train.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.max_norm)
+        optimizer = optimizers.make_optimizer(cfg.optimizer, cfg.learning_rate, cfg.max_norm)
         params = model.init_params(jax.random.PRNGKey(0), VOCAB, hidden, layers)
         state = train.init_state(params, optimizer, jax.random.PRNGKey(1))
         chunk = train.make_chunk(model.make_loss(batch, seq), optimizer, steps)
@@ -801,9 +801,9 @@ def main(argv=None):
     info["command"] = " ".join(["python", "experiments/benchmark.py"] + list(argv or sys.argv[1:]))
     table = markdown(results, whole, info) + sweep_markdown(sweep)
     print(table)
-    cli.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
+    files.write_json(args.out / "benchmark.json", {"machine": info, "results": results,
                                                  "whole_runs": whole, "study_sweep": sweep})
-    cli.write_bytes(args.out / "benchmark.md", table.encode())
+    files.write_bytes(args.out / "benchmark.md", table.encode())
     print(f"results in {args.out}/")
 
 

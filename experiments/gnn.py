@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from rnn_gnn import cli  # noqa: E402
+from rnn_gnn import cli, files
 from rnn_gnn.graph import classify, data, figures  # noqa: E402
 from rnn_gnn.plotting import plt  # noqa: E402
 
@@ -124,9 +124,9 @@ def main(argv=None):
     stopped = int(np.sum(result["stopped_early"]))
     stem = args.out / classify.run_name(args.dataset, cfg)
     rows = classify.seed_rows(result)
-    cli.write_csv(f"{stem}.csv", rows)
-    cli.write_csv(f"{stem}_epochs.csv", classify.epoch_rows(history, seeds))
-    cli.write_json(f"{stem}.json", {
+    files.write_csv(f"{stem}.csv", rows)
+    files.write_csv(f"{stem}_epochs.csv", classify.epoch_rows(history, seeds))
+    files.write_json(f"{stem}.json", {
         "command": " ".join(["python", sys.argv[0]]
                             + (sys.argv[1:] if argv is None else list(argv))),
         "dataset": args.dataset, "model": args.model, "config": dataclasses.asdict(cfg),
@@ -138,13 +138,13 @@ def main(argv=None):
         "runs": rows})
     fig = figures.classification_curves(history, result, f"{args.dataset} {args.model.upper()}: "
                                         f"{test.mean():.1f} +- {test.std():.1f} % test accuracy")
-    cli.save_figure(fig, f"{stem}_curves.png")
+    files.save_figure(fig, f"{stem}_curves.png")
     plt.close(fig)
     written = f"{stem}.csv, _epochs.csv, .json, _curves.png"
     if args.dataset == "karate":
         fig = figures.karate_clubs(node_data, np.asarray(result["prediction"][0]),
                                    float(result["test_accuracy"][0]), args.model)
-        cli.save_figure(fig, f"{stem}_clubs.png")
+        files.save_figure(fig, f"{stem}_clubs.png")
         plt.close(fig)
         written += ", _clubs.png"
     print(f"{args.dataset} {args.model}: test accuracy {test.mean():.2f} +- {test.std():.2f} % "

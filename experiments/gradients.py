@@ -25,10 +25,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn import analysis, cli, plotting
+from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.cells import INITS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at
+from rnn_gnn.optimizers import OPTIMIZERS
+from rnn_gnn.train import NonFiniteLoss, diverged_at
 
 QUICK = dict(lengths=[5, 10, 20], num_hidden=64, batch_size=64, train_steps=1000)
 FULL = dict(lengths=[5, 10, 15, 20, 25], num_hidden=128, batch_size=128, train_steps=10000)
@@ -59,7 +60,10 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/gradients"))
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's sizes")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the study's sizes")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.models = _choices(args.models, "--models", ["rnn", "lstm"], str)
     args.input_dims = _choices(args.input_dims, "--input_dims", [1, 10], int)
     cli.check(bool(args.lengths) and all(t >= 3 for t in args.lengths),
@@ -269,19 +273,19 @@ def main(argv=None):
 
     # Everything is computed; only now write, one atomic file at a time.
     out = args.out
-    cli.write_csv(out / "flow.csv", flow_rows)
-    cli.write_csv(out / "clipping.csv", clip_rows)
+    files.write_csv(out / "flow.csv", flow_rows)
+    files.write_csv(out / "clipping.csv", clip_rows)
     config = {k: v for k, v in vars(args).items() if k not in ("out", "quick", "full")}
-    cli.write_json(out / "summary.json", {"config": config, "results": summary,
+    files.write_json(out / "summary.json", {"config": config, "results": summary,
                                           "clipping": clip_rows,
                                           "seconds": round(seconds, 1),
                                           "command": " ".join(["python"] + sys.argv)})
-    cli.save_figure(flow_figure(args, results, "dh", "mean ||dl/dh(t)||"),
+    files.save_figure(flow_figure(args, results, "dh", "mean ||dl/dh(t)||"),
                     out / "gradient_flow.png")
-    cli.save_figure(flow_figure(args, results, "dW", "||step t's term of dL/dW_hh||"),
+    files.save_figure(flow_figure(args, results, "dW", "||step t's term of dL/dW_hh||"),
                     out / "gradient_terms.png")
     if any(None in runs for _, runs in results.values()):
-        cli.save_figure(clipping_figure(args, results), out / "grad_norm_hist.png")
+        files.save_figure(clipping_figure(args, results), out / "grad_norm_hist.png")
     print(f"results in {out}/ ({seconds:.0f} s)")
 
 

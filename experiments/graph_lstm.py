@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from rnn_gnn import cli  # noqa: E402
+from rnn_gnn import cli, files
 from rnn_gnn.checkpoint import CheckpointError  # noqa: E402
 from rnn_gnn.graph import comparison, figures  # noqa: E402
 from rnn_gnn.graph import graph_lstm as gl  # noqa: E402
@@ -86,11 +86,11 @@ def main(argv=None):
         v.label: (v.model, runs[v.label][0]) for v in variants})
     rows = comparison.result_rows(runs, seeds)
     out = args.out
-    cli.write_csv(out / "graph_lstm.csv", rows)
-    cli.write_csv(out / "graph_lstm_steps.csv", [
+    files.write_csv(out / "graph_lstm.csv", rows)
+    files.write_csv(out / "graph_lstm_steps.csv", [
         row for label, (_, history, _) in runs.items()
         for row in comparison.step_rows(label, history, seeds)])
-    cli.write_json(out / "graph_lstm.json", {
+    files.write_json(out / "graph_lstm.json", {
         "command": " ".join(["python", sys.argv[0]]
                             + (sys.argv[1:] if argv is None else list(argv))),
         "task": dataclasses.asdict(TASK), "config": dataclasses.asdict(cfg), "seeds": seeds,
@@ -102,7 +102,7 @@ def main(argv=None):
         "machine": f"{platform.machine()} {platform.processor()}, {os.cpu_count()} CPUs",
         "runs": rows})
     fig = figures.wave_comparison(variants, runs, ceiling, example, TASK)
-    cli.save_figure(fig, out / "graph_lstm.png")
+    files.save_figure(fig, out / "graph_lstm.png")
     plt.close(fig)
     print(f"rule on the hidden state (ceiling): wave F1 {ceiling['wave_f1']:.3f}; "
           f"{wall:.0f} s; wrote {out}/graph_lstm.csv, _steps.csv, .json, .png")

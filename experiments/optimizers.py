@@ -3,7 +3,7 @@
     python experiments/optimizers.py          # quick preset (about 2 minutes of CPU, 2 cores)
     python experiments/optimizers.py --full   # finer grid, more seeds, the study's model size
 
-The LSTM learns palindromes of one length with every optimizer of rnn_gnn.train.OPTIMIZERS
+The LSTM learns palindromes of one length with every optimizer of rnn_gnn.optimizers.OPTIMIZERS
 (Optax, by name, clipped at --max_norm as in the study).  For a given seed every run starts
 from the same parameters and sees the same batches.  Each optimizer's learning rate is picked
 from a grid (steps of about half a decade around its usual range) by accuracy on a validation
@@ -28,9 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rnn_gnn import analysis, cli, plotting
+from rnn_gnn import analysis, cli, files, plotting
 from rnn_gnn.palindrome import Config, evaluate, init_sweep, make_loss, model_apply
-from rnn_gnn.train import OPTIMIZERS, NonFiniteLoss, diverged_at, make_optimizer, train
+from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
+from rnn_gnn.train import NonFiniteLoss, diverged_at, train
 
 # The middle of each optimizer's grid of learning rates; the grid steps along 1, 3, 10, 30, ...
 CENTRES = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
@@ -44,7 +45,7 @@ def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
     d = Config()
     p.add_argument("--optimizers", default=",".join(OPTIMIZERS),
-                   help="comma-separated names from rnn_gnn.train.OPTIMIZERS")
+                   help="comma-separated names from rnn_gnn.optimizers.OPTIMIZERS")
     p.add_argument("--length", type=cli.positive(int), help="palindrome length T (default: preset)")
     p.add_argument("--input_dim", type=int, default=d.input_dim,
                    help="1 = raw digits (original), 10 = one-hot")
@@ -64,7 +65,10 @@ def parse_args(argv):
                    help="box-filter width (steps) for the curves and the steps-to-0.99 count")
     p.add_argument("--log_every", type=cli.positive(int), default=100)
     p.add_argument("--out", type=Path, default=Path("results/optimizers"))
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the thorough grid")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the thorough grid")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
     unknown = [n for n in names if n not in OPTIMIZERS]
     cli.check(bool(names) and not unknown and len(set(names)) == len(names),
@@ -283,18 +287,18 @@ def main(argv=None):
               f"{row['train_seconds']:7.1f} {row['ms_per_step']:8.1f}")
 
     out = args.out
-    cli.write_csv(out / "table.csv", table_rows)
-    cli.write_csv(out / "grid.csv", grid_rows)
+    files.write_csv(out / "table.csv", table_rows)
+    files.write_csv(out / "grid.csv", grid_rows)
     config = {k: v for k, v in vars(args).items() if k not in ("out", "quick", "full")}
-    cli.write_json(out / "summary.json", {
+    files.write_json(out / "summary.json", {
         "config": config, "learning_rates": {n: r["lrs"] for n, r in results.items()},
         "table": table_rows, "seconds": round(seconds, 1),
         "command": " ".join(["python"] + sys.argv)})
     encoding = "raw digits" if args.input_dim == 1 else "one-hot digits"
     title = (f"LSTM, T={args.length}, {encoding}, {args.num_hidden} hidden, batch "
              f"{args.batch_size}, clip {args.max_norm:g}, {args.seeds} seeds")
-    cli.save_figure(curves_figure(args, results, title), out / "curves.png")
-    cli.save_figure(grid_figure(args, results, title), out / "lr_grid.png")
+    files.save_figure(curves_figure(args, results, title), out / "curves.png")
+    files.save_figure(grid_figure(args, results, title), out / "lr_grid.png")
     print(f"results in {out}/ ({seconds:.0f} s)")
 
 

@@ -25,10 +25,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from rnn_gnn import checkpoint, cli, distributed, plotting
+from rnn_gnn import checkpoint, cli, distributed, files, plotting
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.palindrome import Config, init_sweep, train_sweep
-from rnn_gnn.train import OPTIMIZERS, checkpointer, diverged_at
+from rnn_gnn.optimizers import OPTIMIZERS
+from rnn_gnn.train import diverged_at
 
 # Presets fill every flag the user leaves out.  QUICK shows the study's contrast within three
 # minutes on two CPU cores; FULL is the report's protocol.
@@ -55,7 +56,7 @@ def parse_args(argv):
     p.add_argument("--train_steps", type=cli.positive(int), help="default: preset")
     p.add_argument("--max_norm", type=float, default=d.max_norm, help="<= 0 disables clipping")
     p.add_argument("--optimizer", default=d.optimizer, choices=list(OPTIMIZERS),
-                   help="an Optax optimizer by name (rnn_gnn.train.OPTIMIZERS)")
+                   help="an Optax optimizer by name (rnn_gnn.optimizers.OPTIMIZERS)")
     p.add_argument("--init", default=d.init, choices=list(INITS),
                    help="weight initialisation (rnn_gnn.cells): orthogonal = Glorot input, "
                         "orthogonal square weights; pytorch = torch.nn's uniform")
@@ -78,7 +79,10 @@ def parse_args(argv):
                    help="run the lengths' programs side by side on the first N devices "
                         "(default: all; on a CPU one device per core; the numbers do not "
                         "depend on N)")
-    args = cli.parse_with_presets(p, argv, QUICK, FULL, "the study's protocol")
+    args = cli.parse_with_presets(p, argv, {"full": (FULL, "the study's protocol")})
+    for key, value in QUICK.items():   # the default run
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.input_length is not None:
         args.lengths = [args.input_length + 1]
     cli.check(args.input_dim in (1, 10),
@@ -130,7 +134,7 @@ def run_model(args, model: str):
     if args.checkpoint_every:
         def with_history(state, history):  # the curves so far travel inside the checkpoint
             meta["history"] = _join(previous, history)
-        callback = checkpointer(ckpt_dir, args.checkpoint_every, meta, then=with_history)
+        callback = checkpoint.checkpointer(ckpt_dir, args.checkpoint_every, meta, then=with_history)
 
     start = time.perf_counter()
     state, history, final = train_sweep(cfg, args.lengths, seeds, state=state,
@@ -154,7 +158,7 @@ def _join(a: dict, b: dict) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     models = ["rnn", "lstm"] if args.model_type == "both" else [args.model_type]
-    compile_seconds = cli.compile_timer()
+    compile_seconds = files.compile_timer()
     wall = time.perf_counter()
     histories, finals, rows, summary = {}, {}, [], {}
     for model in models:
@@ -184,24 +188,24 @@ def main(argv=None):
     out = args.out
     cfg = {k: v for k, v in dataclasses.asdict(config_for(args, models[0])).items()
            if k != "model_type"}
-    cli.write_csv(out / "final.csv", rows)
-    cli.write_json(out / "summary.json", {
+    files.write_csv(out / "final.csv", rows)
+    files.write_json(out / "summary.json", {
         "config": cfg, "lengths": args.lengths, "seeds": args.seeds,
         "seed_list": list(range(args.seed, args.seed + args.seeds)), "results": summary,
         "wall_seconds": round(wall, 1), "compile_seconds": round(compile_seconds(), 1),
-        "devices": len(args.device_list), "machine": cli.machine(),
+        "devices": len(args.device_list), "machine": files.machine(),
         "command": " ".join(["python"] + sys.argv)})
     buf = io.BytesIO()
     np.savez_compressed(buf, lengths=np.array(args.lengths), **{
         f"{m}_{k}": v for m, h in histories.items() for k, v in h.items()})
-    cli.write_bytes(out / "curves.npz", buf.getvalue())
+    files.write_bytes(out / "curves.npz", buf.getvalue())
     encoding = "raw digits" if args.input_dim == 1 else "one-hot digits"
     title = (f"{encoding}, {args.num_hidden} hidden, {args.optimizer} lr {args.learning_rate}, "
              f"batch {args.batch_size}, init {args.init} (forget bias {args.forget_bias}), "
              f"mean of {args.seeds} seeds")
-    cli.save_figure(plotting.training_curves(histories, args.lengths, args.smooth, title),
+    files.save_figure(plotting.training_curves(histories, args.lengths, args.smooth, title),
                     out / "training_curves.png")
-    cli.save_figure(plotting.accuracy_vs_length(finals, args.lengths, title),
+    files.save_figure(plotting.accuracy_vs_length(finals, args.lengths, title),
                     out / "accuracy_vs_length.png")
     print(f"results in {out}/  ({wall:.0f} s wall, {compile_seconds():.0f} s compiling)")
 

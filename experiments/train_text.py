@@ -82,7 +82,7 @@ def parse_args(argv):
                         "new ones start fresh")
     p.add_argument("--keep_prob", type=replaced_keep_prob, help=argparse.SUPPRESS)
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
-    distributed.add_devices_flag(p)
+    cli.add_devices_flag(p)
     # Every Config field is a flag; what the user leaves out comes from --quick or Config.
     for f in dataclasses.fields(Config):
         add_flag(p, f.name, type=type(f.default), default=None,
@@ -92,7 +92,7 @@ def parse_args(argv):
     args.given = {f.name for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     args.config = Config(**{**preset, **{k: getattr(args, k) for k in args.given}})
     validate(args.config)  # before a book is downloaded
-    args.mesh = distributed.mesh_from_flag(args.devices)
+    args.mesh = cli.mesh_from_flag(args.devices)
     return args
 
 

@@ -18,22 +18,19 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import jax
 import numpy as np
 from flax import serialization
 
-from rnn_gnn.cli import atomic_write_bytes
-from rnn_gnn.distributed import is_main_process
+from rnn_gnn.errors import CheckpointError
+from rnn_gnn.files import atomic_write_bytes, is_main_process
 
 MAGIC = b"RNNGNN-CKPT-1\n"
 _NAME = re.compile(r"ckpt-(\d+)\.msgpack$")
-# What ``cli.atomic_write_bytes`` names its temporary file while it writes a checkpoint.
+# What ``files.atomic_write_bytes`` names its temporary file while it writes a checkpoint.
 _TEMP = re.compile(r"\.ckpt-\d+\.msgpack\..+\.tmp$")
-
-
-class CheckpointError(Exception):
-    """The file is missing, truncated, altered, or does not fit the expected shapes."""
 
 
 def to_bytes(tree, meta: dict | None = None) -> bytes:
@@ -176,3 +173,35 @@ def load_latest(directory, target=None):
             continue
         return (*from_bytes(data, target, str(path)), path)
     return None
+
+
+# ----------------------------------------------------------------------------- in the loop
+
+def checkpointer(directory, every: int, meta: dict | None = None, keep: int = 3,
+                 then: Callable | None = None):
+    """A ``train`` callback that saves the state every ``every`` steps.
+
+    ``then(state, history)``, when given, is called first on every callback (the caller's own
+    per-chunk work, e.g. recording a history to save beside the state).  Saves happen only
+    after the loop's finite-loss check, so the newest checkpoint is always a good one; each
+    file is written atomically, so a kill at any moment leaves the directory readable.  Pair
+    with ``log_every`` dividing ``every``.
+    """
+    def callback(state, history):
+        step = int(np.max(jax.device_get(state.step)))
+        if then is not None:
+            then(state, history)
+        if step % every == 0:
+            save_step(directory, step, state, meta, keep=keep)
+    return callback
+
+
+def restore_or(state, directory):
+    """Resume or start: the newest intact checkpoint in ``directory`` restored into
+    ``state``'s structure and shapes, as ``(restored, meta)``; ``(state, None)`` (the fresh
+    state itself) when there is none."""
+    found = load_latest(directory, target=jax.device_get(state))
+    if found is None:
+        return state, None
+    restored, meta, _ = found
+    return jax.tree_util.tree_map(jax.numpy.asarray, restored), meta

@@ -1,28 +1,25 @@
-"""What every experiment CLI shares: one-line usage errors (exit 2), atomic result files.
+"""What every experiment CLI shares: flags, presets, and the one-line error policy.
 
 A user error (bad flag, missing file, bad checkpoint) must print one line on stderr and exit
 with status 2, never a traceback, and must never overwrite or lose earlier results.  Experiments
-therefore validate everything first, compute, and only then write each output atomically.
+therefore validate everything first, compute, and only then write each output atomically
+(``rnn_gnn.files``).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
+import dataclasses
 import sys
-import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
-from rnn_gnn.distributed import initialize_from_environment, is_main_process
+from jax.sharding import Mesh
+
+from rnn_gnn import distributed
+from rnn_gnn.errors import Error, NonFiniteLoss, UsageError
 
 EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A problem the user can fix; shown as one line, exit status 2."""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -50,21 +47,20 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
-    """Run ``main(argv)``; turn ``UsageError`` into ``prog: error: ...`` and exit 2.
+    """Run ``main(argv)``; the one place where errors become exit codes.
 
-    A training run that diverged (``NonFiniteLoss``) also ends with one line, exit 1.
+    Every ``errors.Error`` (a bad flag, or a data, config or checkpoint problem) is one line
+    ``prog: error: ...`` and exit 2; a training run that diverged (``NonFiniteLoss``) is one
+    line and exit 1.
     """
     prog = Path(sys.argv[0]).name
     try:
-        initialize_from_environment()   # a process started by srun / mpirun joins its job
+        distributed.initialize_from_environment()   # a process started by srun / mpirun joins
         main(argv)
-    except UsageError as e:
+    except Error as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    except Exception as e:
-        from rnn_gnn.train import NonFiniteLoss
-        if not isinstance(e, NonFiniteLoss):
-            raise
+    except NonFiniteLoss as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
@@ -72,15 +68,80 @@ def run_main(main: Callable[[Sequence[str] | None], object], argv=None) -> None:
         sys.exit(130)
 
 
-def parse_with_presets(parser: argparse.ArgumentParser, argv, quick: dict, full: dict,
-                       full_help: str):
-    """Parse ``argv`` with ``--quick`` (the default) / ``--full`` presets: a preset fills
-    every flag that the user left at ``None``."""
+# ----------------------------------------------------------------------------- config <-> flags
+
+def field(default, help: str = "", *, type: Callable | None = None, choices=None):
+    """A config dataclass field that is also a flag: its help, and ``type`` / ``choices``
+    where the default's own type is not the parser (e.g. ``int_list``)."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type,
+                                                        "choices": choices})
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_cls, presets: dict | None = None,
+                     skip: Sequence[str] = ()) -> None:
+    """Every field of the dataclass ``config_cls`` as the flag ``--<field>``.
+
+    The flag's default is None, so that a preset can fill it and ``args.given`` tells what the
+    user gave; ``--help`` shows the default that applies: the dataclass's, and each preset's
+    value where it differs (``presets`` as for ``parse_with_presets``).
+    """
+    for f in dataclasses.fields(config_cls):
+        if f.name in skip:
+            continue
+        meta = f.metadata
+        default = f.default
+        kind = meta.get("type") or _FLAG_TYPES.get(type(default), type(default))
+        shown = [f"default: {_show(default)}"] + [
+            f"--{name}: {_show(values[f.name])}" for name, (values, _) in (presets or {}).items()
+            if f.name in values and values[f.name] != default]
+        parser.add_argument(f"--{f.name}", type=kind, default=None, choices=meta.get("choices"),
+                            metavar=None if meta.get("choices") else f.name.upper(),
+                            help=f"{meta.get('help', '')} ({'; '.join(shown)})".lstrip())
+
+
+def config_from_args(args: argparse.Namespace, config_cls):
+    """The dataclass from the flags that have a value (given, or filled by a preset of
+    ``parse_with_presets``) over the dataclass's defaults."""
+    names = [f.name for f in dataclasses.fields(config_cls) if hasattr(args, f.name)]
+    return config_cls(**{n: getattr(args, n) for n in names if getattr(args, n) is not None})
+
+
+def boolean(text: str) -> bool:
+    """argparse ``type=`` for a true/false flag value (``bool("False")`` is True)."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+_FLAG_TYPES: dict[type, Callable] = {bool: boolean, tuple: lambda t: tuple(int_list(t))}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def parse_with_presets(parser: argparse.ArgumentParser, argv,
+                       presets: dict[str, tuple[dict, str]]) -> argparse.Namespace:
+    """Parse ``argv`` with presets, the one preset mechanism of every CLI.
+
+    ``presets``: ``{"full": (values, help)}`` adds ``--full`` (presets exclude each other); a
+    chosen preset fills every flag the user left at None.  Without one, each flag keeps its
+    own default: the plain command is the default run, so there is no preset for it.  Sets
+    ``args.preset`` (the chosen name or None) and ``args.given`` (the flags the user gave).
+    """
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help=f"the default preset: {quick}")
-    group.add_argument("--full", action="store_true", help=f"{full_help}: {full}")
+    for name, (values, text) in presets.items():
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in values.items())
+        group.add_argument(f"--{name}", action="store_true", help=f"{text}: {shown}")
     args = parser.parse_args(argv)
-    for key, value in (full if args.full else quick).items():
+    args.given = {k for k, v in vars(args).items() if v is not None and k not in presets}
+    args.preset = next((name for name in presets if getattr(args, name)), None)
+    for key, value in (presets[args.preset][0] if args.preset else {}).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     return args
@@ -136,96 +197,18 @@ def out_dir(text: str) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------- atomic output
+def add_devices_flag(parser) -> None:
+    """``--devices N``: the same flag, with the same meaning, in every training CLI."""
+    parser.add_argument("--devices", type=positive(int),
+                        help="split each batch over the first N devices (default: all; "
+                             "the numbers do not depend on N)")
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old or the new file, whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+def mesh_from_flag(num_devices: int | None) -> Mesh | None:
+    """The mesh for ``--devices`` (``None``, the plain single-device path, for one device);
+    ``UsageError`` when more devices are asked for than exist."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# Result files (write_bytes, write_json, write_csv, save_figure) are written by the main
-# process only: in a multi-process job every process computes the same results, and one copy
-# is enough (``atomic_write_bytes`` itself writes in every process, for caches of downloads).
-
-def write_bytes(path, data: bytes) -> None:
-    """A result file, written atomically by the main process (``is_main_process``) only."""
-    if is_main_process():
-        atomic_write_bytes(path, data)
-
-
-def write_json(path, obj) -> None:
-    write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
-
-
-def write_csv(path, rows: Iterable[dict]) -> None:
-    rows = list(rows)
-    import io
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_bytes(path, buf.getvalue().encode())
-
-
-def save_figure(fig, path) -> None:
-    """Save a matplotlib figure atomically (PNG by the path's suffix), main process only."""
-    if not is_main_process():
-        return
-    import io
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=130, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _jsonable(x):
-    import numpy as np
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
-
-
-# ----------------------------------------------------------------------------- run records
-
-def machine() -> dict:
-    """What a result was measured on: CPU model, usable cores, JAX backend and devices."""
-    import platform
-
-    import jax
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    devices = jax.devices()
-    return {"cpu": model, "cores": len(os.sched_getaffinity(0)),
-            "backend": devices[0].platform, "device_kind": devices[0].device_kind,
-            "devices": len(devices), "jax": jax.__version__}
-
-
-def compile_timer() -> Callable[[], float]:
-    """Start adding up XLA compile time; the returned function gives the seconds so far."""
-    import jax
-    total = [0.0]
-
-    def listen(event: str, seconds: float, **_):
-        if event == "/jax/core/compile/backend_compile_duration":
-            total[0] += seconds
-    jax.monitoring.register_event_duration_secs_listener(listen)
-    return lambda: total[0]
+        mesh = distributed.make_mesh(num_devices)
+    except ValueError as e:
+        raise UsageError(f"--devices: {e}") from None
+    return mesh if mesh.devices.size > 1 else None

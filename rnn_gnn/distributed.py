@@ -33,6 +33,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from rnn_gnn.files import is_main_process  # noqa: F401  (process 0 draws bars and writes files)
+
 AXIS = "data"
 
 
@@ -82,13 +84,6 @@ def using(mesh: Mesh | None):
 # Set to 0 to keep a process started by srun / mpirun out of the job: it then runs alone, as
 # if started by hand (launch.py sets it, since it joins its job with explicit arguments).
 INIT_ENV = "RNN_GNN_DISTRIBUTED"
-
-
-def is_main_process() -> bool:
-    """True in process 0 of a multi-process job and in a single process: the one process that
-    draws progress bars and writes result files and checkpoints (the others compute the same
-    numbers and stay quiet)."""
-    return jax.process_index() == 0
 
 
 def environment_process_count(environ=None) -> int:
@@ -145,24 +140,3 @@ def local_devices(num_devices: int | None = None) -> list:
         raise ValueError(f"asked for {n} devices but only {len(devices)} "
                          f"{devices[0].platform.upper()} device(s) are available")
     return devices[:n]
-
-
-# ----------------------------------------------------------------------------- CLI glue
-
-def add_devices_flag(parser) -> None:
-    """``--devices N``: the same flag, with the same meaning, in every training CLI."""
-    from rnn_gnn.cli import positive
-    parser.add_argument("--devices", type=positive(int),
-                        help="split each batch over the first N devices (default: all; "
-                             "the numbers do not depend on N)")
-
-
-def mesh_from_flag(num_devices: int | None) -> Mesh | None:
-    """The mesh for ``--devices`` (``None``, the plain single-device path, for one device);
-    ``UsageError`` when more devices are asked for than exist."""
-    from rnn_gnn.cli import UsageError
-    try:
-        mesh = make_mesh(num_devices)
-    except ValueError as e:
-        raise UsageError(f"--devices: {e}") from None
-    return mesh if mesh.devices.size > 1 else None

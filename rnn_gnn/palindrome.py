@@ -18,8 +18,8 @@ import numpy as np
 from rnn_gnn import bptt, distributed
 from rnn_gnn.cells import MODELS
 from rnn_gnn.distributed import shard_batch
-from rnn_gnn.train import (Group, init_state, make_optimizer, softmax_cross_entropy,
-                           train_groups)
+from rnn_gnn.optimizers import make_optimizer
+from rnn_gnn.train import Group, init_state, softmax_cross_entropy, train_groups
 
 NUM_CLASSES = 10
 

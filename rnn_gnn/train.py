@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,86 +22,13 @@ import numpy as np
 import optax
 
 from rnn_gnn import distributed
-
-# Each entry maps a learning rate (float or schedule) to an Optax transformation.  RMSProp
-# uses decay 0.99 and eps 1e-8 as torch.optim.RMSprop, the original study's optimizer.
-OPTIMIZERS: dict[str, Callable] = {
-    "sgd": lambda lr: optax.sgd(lr),
-    "momentum": lambda lr: optax.sgd(lr, momentum=0.9),
-    "nesterov": lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True),
-    "rmsprop": lambda lr: optax.rmsprop(lr, decay=0.99, eps=1e-8),
-    "adam": lambda lr: optax.adam(lr),
-    "adamw": lambda lr: optax.adamw(lr, weight_decay=1e-4),
-    "adagrad": lambda lr: optax.adagrad(lr),
-}
-
-
-def make_optimizer(name: str, learning_rate, max_norm: float | None = None,
-                   weight_decay: float = 0.0,
-                   average_decay: float = 0.0) -> optax.GradientTransformation:
-    """``clip_by_global_norm(max_norm)`` -> [L2 weight decay] -> the named optimizer
-    [-> ``average_params(average_decay)``].
-
-    ``weight_decay`` adds ``weight_decay * params`` to the gradient (L2 regularisation, as
-    torch's ``weight_decay`` argument and the GCN paper); ``max_norm`` None or <= 0 disables
-    clipping; ``average_decay`` > 0 also keeps an average of the weights (``averaged``).
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
-    parts = []
-    if max_norm is not None and max_norm > 0:
-        parts.append(optax.clip_by_global_norm(max_norm))
-    if weight_decay:
-        parts.append(optax.add_decayed_weights(weight_decay))
-    parts.append(OPTIMIZERS[name](learning_rate))
-    if average_decay:
-        parts.append(average_params(average_decay))
-    return optax.chain(*parts)
-
-
-class AverageState(NamedTuple):
-    count: jax.Array     # int32: updates averaged so far
-    average: optax.Params
-
-
-def average_params(decay: float) -> optax.GradientTransformation:
-    """Passes the updates through unchanged and keeps, in its state, an exponential moving
-    average of the parameters they produce (Polyak averaging), starting from the initial ones:
-    ``a <- d a + (1 - d) p`` after update t, with ``d = min(decay, (1 + t) / (10 + t))`` so
-    that early on, and in short runs, the average follows the weights (as TensorFlow's
-    ``ExponentialMovingAverage(num_updates=...)``).  Put it last in a chain."""
-    def init(params):
-        return AverageState(jnp.zeros((), jnp.int32), jax.tree_util.tree_map(jnp.array, params))
-
-    def update(updates, state, params):
-        new = optax.apply_updates(params, updates)
-        d = jnp.minimum(decay, (1.0 + state.count) / (10.0 + state.count))
-        return updates, AverageState(state.count + 1,
-                                     optax.incremental_update(new, state.average, 1.0 - d))
-    return optax.GradientTransformation(init, update)
-
-
-def averaged(state: "TrainState"):
-    """The averaged parameters of ``state`` when its optimizer keeps them, else its params."""
-    return optax.tree_utils.tree_get(state.opt_state, "average", default=state.params)
-
+from rnn_gnn.errors import NonFiniteLoss
 
 class TrainState(NamedTuple):
     step: jax.Array      # int32 scalar (or [runs])
     params: dict
     opt_state: optax.OptState
     key: jax.Array       # PRNG key for the next step's batch
-
-
-class NonFiniteLoss(RuntimeError):
-    """A step produced a NaN or infinite loss, gradient or parameters.  ``step`` is that step;
-    ``state`` is the last finite state (the failing update was never applied)."""
-
-    def __init__(self, step: int, state=None):
-        super().__init__(f"loss or parameters became NaN/inf at step {step}; stopped "
-                         f"(the state before that step is kept)")
-        self.step = step
-        self.state = state
 
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
@@ -143,6 +70,16 @@ def make_chunk(loss_fn: Callable, optimizer, num_steps: int, vmapped: bool = Fal
     if vmapped:
         chunk = jax.vmap(chunk)
     return jax.jit(chunk, donate_argnums=0)
+
+
+class Trainer(NamedTuple):
+    """What a part hands the loop and the benchmark (each part's ``make_trainer(config, ...)``):
+    the task's pure loss ``loss_fn(params, key, task) -> (loss, metrics)``, the optimizer, and
+    ``init(key) -> TrainState``, a fresh state for one run; ``task``, the run's settings."""
+    loss_fn: Callable
+    optimizer: optax.GradientTransformation
+    init: Callable
+    task: object = None
 
 
 class Group(NamedTuple):
@@ -293,40 +230,3 @@ def softmax_cross_entropy(logits, labels):
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     accuracy = (jnp.argmax(logits, -1) == labels).mean()
     return loss, accuracy
-
-
-def stack_states(states: Iterable[TrainState]) -> TrainState:
-    """Stack per-run states along a new leading axis, for ``vmapped=True``."""
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-def checkpointer(directory, every: int, meta: dict | None = None, keep: int = 3,
-                 then: Callable | None = None):
-    """A ``train`` callback that saves the state every ``every`` steps (and calls ``then``).
-
-    Saves happen only after the loop's finite-loss check, so the newest checkpoint is always a
-    good one; each file is written atomically, so a kill at any moment leaves the directory
-    readable.  Pair with ``log_every`` dividing ``every``.
-    """
-    from rnn_gnn import checkpoint
-
-    def callback(state: TrainState, history):
-        step = int(np.max(jax.device_get(state.step)))
-        if then is not None:
-            then(state, history)
-        if step % every == 0:
-            checkpoint.save_step(directory, step, state, meta, keep=keep)
-    return callback
-
-
-def restore_or(state: TrainState, directory):
-    """The newest intact checkpoint in ``directory`` restored into ``state``'s structure
-    (``(state, meta)``), or ``(state, None)`` when there is none."""
-    from rnn_gnn import checkpoint
-    found = checkpoint.load_latest(directory, target=jax.device_get(state))
-    if found is None:
-        return state, None
-    restored, meta, _ = found
-    return jax.tree_util.tree_map(jnp.asarray, restored), meta

@@ -1,6 +1,7 @@
 """Where the tests find the project's read-only data: ``../shared`` beside the clone, passed to
 the loaders explicitly (the library itself never looks there)."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,21 @@ def planetoid_dir() -> Path:
         pytest.skip(f"Planetoid files not found in {PLANETOID} (read-only project data beside "
                     f"the clone, not in the repo; missing {missing[0]})")
     return PLANETOID
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_experiment(name: str):
+    """The CLI module ``experiments/<name>.py``, imported by path (experiments are scripts, not
+    a package), once per test session."""
+    if name not in _EXPERIMENTS:
+        spec = importlib.util.spec_from_file_location(f"experiments_{name}",
+                                                      ROOT / "experiments" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _EXPERIMENTS[name] = module
+    return _EXPERIMENTS[name]
+
+
+_EXPERIMENTS: dict = {}

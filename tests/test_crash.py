@@ -207,7 +207,8 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, env):
 def test_train_loop_raises_before_saving_a_bad_state(tmp_path):
     """Library level: the loss turns -inf at step 5 exactly; ckpt 4 is the last one written;
     and an update that overflows the parameters is caught at its own step, before saving."""
-    from rnn_gnn.train import NonFiniteLoss, checkpointer, init_state, train
+    from rnn_gnn.checkpoint import checkpointer
+    from rnn_gnn.train import NonFiniteLoss, init_state, train
 
     def loss_fn(params, key, task):  # gradient 1, so w = 1 - 0.25 (step - 1); log(0) at step 5
         w = params["w"]

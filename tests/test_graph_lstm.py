@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_gnn import cells, checkpoint, cli
+from rnn_gnn import cells, checkpoint, cli, files
 from rnn_gnn.checkpoint import CheckpointError
 from rnn_gnn.graph import comparison
 from rnn_gnn.graph import graph_lstm as gl
@@ -120,7 +120,7 @@ def resume_worker(out: Path) -> None:
         for part, tree in (("params", dict(enumerate(params))), ("history", history),
                            ("test", test)) for k, v in tree.items()})
     rows = comparison.step_rows(variant.label, runs["resumed"][1], [0, 1])
-    cli.write_csv(out / "steps.csv", rows)
+    files.write_csv(out / "steps.csv", rows)
 
 
 def test_a_resumed_run_equals_the_uninterrupted_one(tmp_path):

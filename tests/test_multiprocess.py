@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnn_gnn import distributed
+from rnn_gnn import distributed, files
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 12
@@ -161,11 +161,11 @@ def write_results(out: Path, pid: int) -> None:
     """Ask the library to write result files, each named by the process that asks."""
     from rnn_gnn import cli
     from rnn_gnn.plotting import plt
-    cli.write_json(out / f"result_of_{pid}.json", {"process": pid})
-    cli.write_csv(out / f"result_of_{pid}.csv", [{"process": pid}])
-    cli.write_bytes(out / f"result_of_{pid}.bytes", b"x")
+    files.write_json(out / f"result_of_{pid}.json", {"process": pid})
+    files.write_csv(out / f"result_of_{pid}.csv", [{"process": pid}])
+    files.write_bytes(out / f"result_of_{pid}.bytes", b"x")
     fig = plt.figure(figsize=(1, 1))
-    cli.save_figure(fig, out / f"result_of_{pid}.png")
+    files.save_figure(fig, out / f"result_of_{pid}.png")
     plt.close(fig)
 
 

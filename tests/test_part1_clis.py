@@ -13,7 +13,7 @@ import optax
 import pytest
 
 from rnn_gnn import cli
-from rnn_gnn.train import OPTIMIZERS, make_optimizer
+from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rnn_gnn import cli
 from rnn_gnn import palindrome as P
-from rnn_gnn.cli import UsageError
+from rnn_gnn.errors import UsageError
 from rnn_gnn.text import corpus
 
 # No example database: the tests must not write into the checkout.

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_gnn.cli import UsageError
+from rnn_gnn.errors import UsageError
 from rnn_gnn.text import corpus
 
 # The workspace's read-only copies, named explicitly: the library never looks there itself.

@@ -17,7 +17,7 @@ import pytest
 
 from rnn_gnn import cli
 from rnn_gnn.cells import num_params
-from rnn_gnn.cli import UsageError
+from rnn_gnn.errors import UsageError
 from rnn_gnn.text import corpus, run
 from rnn_gnn.text.sample import sample, write
 

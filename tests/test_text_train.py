@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from rnn_gnn import checkpoint, cli
-from rnn_gnn.cli import UsageError
+from rnn_gnn import checkpoint, cli, files
+from rnn_gnn.errors import UsageError
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, transfer_vocab
 from rnn_gnn.text.run import (MODEL_FORMAT, QUICK, Config, config_from, default_run_dir,
                               initial_state, load_model, train_run, validation_sets)
-from rnn_gnn.train import averaged
+from rnn_gnn.optimizers import averaged
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every character has one successor, so a working model drives the loss to ~0 and its greedy

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from rnn_gnn import checkpoint, palindrome as P, train as T
+from rnn_gnn import checkpoint, optimizers as O, palindrome as P, train as T
 
 
 def quadratic(params, key, task):
@@ -16,10 +16,10 @@ def quadratic(params, key, task):
     return jnp.sum((params["w"] - 3.0) ** 2), {}
 
 
-@pytest.mark.parametrize("name", sorted(T.OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(O.OPTIMIZERS))
 def test_every_optimizer_minimises_a_quadratic(name):
     lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 1.0}.get(name, 0.1)
-    opt = T.make_optimizer(name, lr)
+    opt = O.make_optimizer(name, lr)
     state = T.init_state({"w": jnp.zeros(4)}, opt, jax.random.PRNGKey(0))
     state, history = T.train(quadratic, opt, state, 200, log_every=50, progress=False)
     chex.assert_shape(history["loss"], (200,))
@@ -29,13 +29,13 @@ def test_every_optimizer_minimises_a_quadratic(name):
 
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="unknown optimizer"):
-        T.make_optimizer("lbfgs-ish", 0.1)
+        O.make_optimizer("lbfgs-ish", 0.1)
 
 
 def test_clipping_bounds_the_update_and_records_the_raw_norm():
     def steep(params, key, task):
         return 1000.0 * jnp.sum(params["w"]), {}
-    opt = T.make_optimizer("sgd", 1.0, max_norm=2.0)
+    opt = O.make_optimizer("sgd", 1.0, max_norm=2.0)
     state = T.init_state({"w": jnp.zeros(4)}, opt, jax.random.PRNGKey(0))
     state, metrics = T.make_step(steep, opt)(state)
     np.testing.assert_allclose(float(metrics["grad_norm"]), 2000.0, rtol=1e-6)
@@ -43,7 +43,7 @@ def test_clipping_bounds_the_update_and_records_the_raw_norm():
 
 
 def test_weight_decay_is_l2_on_the_gradient():
-    opt = T.make_optimizer("sgd", 0.5, weight_decay=0.1)
+    opt = O.make_optimizer("sgd", 0.5, weight_decay=0.1)
     params = {"w": jnp.ones(3)}
     updates, _ = opt.update({"w": jnp.zeros(3)}, opt.init(params), params)
     chex.assert_trees_all_close(updates["w"], -0.5 * 0.1 * jnp.ones(3))
@@ -66,7 +66,7 @@ def test_same_seed_same_numbers_and_vmap_equals_single_runs():
 def test_non_finite_loss_stops_before_the_callback():
     def explode(params, key, task):
         return jnp.where(params["w"][0] > 5.0, jnp.nan, jnp.sum(params["w"])), {}
-    opt = T.make_optimizer("sgd", -1.0)  # climbs: w grows by 1 each step
+    opt = O.make_optimizer("sgd", -1.0)  # climbs: w grows by 1 each step
     state = T.init_state({"w": jnp.zeros(2)}, opt, jax.random.PRNGKey(0))
     seen = []
     with pytest.raises(T.NonFiniteLoss) as err:
@@ -85,11 +85,11 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
                       progress=False)
     state0, _ = P.init_sweep(cfg, [6], [0])  # the first state was donated
     T.train(loss_fn, opt, state0, 20, task=lengths, log_every=10, vmapped=True, progress=False,
-            callback=T.checkpointer(tmp_path, 10))
+            callback=checkpoint.checkpointer(tmp_path, 10))
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == [
         "ckpt-000000010.msgpack", "ckpt-000000020.msgpack"]
     fresh, _ = P.init_sweep(cfg, [6], [0])
-    restored, meta = T.restore_or(fresh, tmp_path)
+    restored, meta = checkpoint.restore_or(fresh, tmp_path)
     assert meta["step"] == 20
     resumed, _ = T.train(loss_fn, opt, restored, 40, task=lengths, log_every=10, vmapped=True,
                          progress=False)
@@ -129,8 +129,8 @@ def test_both_models_learn_length_5(model):
 
 def test_average_params_is_the_warmed_up_moving_average_and_changes_nothing_else():
     params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(0.5)}
-    plain = T.make_optimizer("adam", 0.1, 5.0)
-    avg = T.make_optimizer("adam", 0.1, 5.0, average_decay=0.9)
+    plain = O.make_optimizer("adam", 0.1, 5.0)
+    avg = O.make_optimizer("adam", 0.1, 5.0, average_decay=0.9)
     p1, s1, p2, s2 = params, plain.init(params), params, avg.init(params)
     chex.assert_trees_all_equal(optax.tree_utils.tree_get(s2, "average"), params)
     want = jax.tree_util.tree_map(np.asarray, params)
@@ -143,10 +143,10 @@ def test_average_params_is_the_warmed_up_moving_average_and_changes_nothing_else
         want = jax.tree_util.tree_map(lambda a, p: d * a + (1 - d) * np.asarray(p), want, p1)
     chex.assert_trees_all_equal(p2, p1)                          # training is untouched
     state = T.TrainState(jnp.array(30), p2, s2, jax.random.PRNGKey(0))
-    chex.assert_trees_all_close(T.averaged(state), want, rtol=1e-5)
-    assert not np.allclose(T.averaged(state)["w"], p2["w"])
+    chex.assert_trees_all_close(O.averaged(state), want, rtol=1e-5)
+    assert not np.allclose(O.averaged(state)["w"], p2["w"])
     no_avg = T.TrainState(jnp.array(30), p1, s1, jax.random.PRNGKey(0))
-    chex.assert_trees_all_equal(T.averaged(no_avg), p1)  # nothing kept: the weights
+    chex.assert_trees_all_equal(O.averaged(no_avg), p1)  # nothing kept: the weights
 
 
 def _scaled_quadratic(params, key, task):
@@ -155,7 +155,7 @@ def _scaled_quadratic(params, key, task):
 
 
 def _quadratic_runs(tasks):
-    opt = T.make_optimizer("sgd", 0.1)
+    opt = O.make_optimizer("sgd", 0.1)
     state = jax.vmap(lambda k: T.init_state({"w": jnp.ones(3)}, opt, k))(
         jax.random.split(jax.random.PRNGKey(0), len(tasks)))
     return opt, state, jnp.array(tasks, jnp.float32)

@@ -26,7 +26,8 @@ import optax
 
 from rnn_gnn.graph.data import NodeData
 from rnn_gnn.graph.models import MODELS
-from rnn_gnn.train import init_state, make_optimizer, make_step, softmax_cross_entropy, train
+from rnn_gnn.optimizers import make_optimizer
+from rnn_gnn.train import init_state, make_step, softmax_cross_entropy, train
 
 
 @dataclasses.dataclass(frozen=True)

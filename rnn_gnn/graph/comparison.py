@@ -5,7 +5,7 @@ resumable, and scored on the same held-out waves (``experiments/graph_lstm.py`` 
 GCN is the control that gets time as hand-made features (the last R + 1 frames, all a node's
 own state depends on).
 
-Checkpoints reuse the library's mechanism (``rnn_gnn.train.checkpointer`` / ``restore_or``,
+Checkpoints reuse the library's mechanism (``rnn_gnn.checkpoint.checkpointer`` / ``restore_or``,
 ``rnn_gnn.checkpoint``): each variant saves its stacked state, RNG key included, every
 ``checkpoint_every`` steps into its own directory, with the settings and the curves so far in
 the checkpoint's meta.  A resumed variant therefore computes exactly what the uninterrupted run
@@ -23,9 +23,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from rnn_gnn import checkpoint
-from rnn_gnn.checkpoint import CheckpointError
+from rnn_gnn.checkpoint import CheckpointError, checkpointer, restore_or
 from rnn_gnn.graph import graph_lstm as gl
-from rnn_gnn.train import checkpointer, restore_or
 
 # The per-step training metrics in ``history`` and in the per-step CSV (training batches).
 STEP_METRICS = ("loss", "accuracy", "wave_f1", "fire_f1", "grad_norm")

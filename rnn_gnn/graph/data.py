@@ -46,7 +46,8 @@ import numpy as np
 import scipy.sparse as sp
 from jax.experimental import sparse
 
-from rnn_gnn.cli import atomic_write_bytes
+from rnn_gnn.errors import DataError
+from rnn_gnn.files import atomic_write_bytes
 
 PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
 PLANETOID_SUFFIXES = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
@@ -78,10 +79,6 @@ PLANETOID_SHA256 = {
     },
 }
 PLANETOID_NAMES = tuple(PLANETOID_SHA256)
-
-
-class DataError(Exception):
-    """A data problem the user can fix (missing, corrupt or refused files); one line."""
 
 
 class NodeData(NamedTuple):

@@ -50,7 +50,8 @@ import numpy as np
 from rnn_gnn import cells
 from rnn_gnn.graph.data import graph_from_edges
 from rnn_gnn.graph.layers import propagate
-from rnn_gnn.train import init_state, make_optimizer, softmax_cross_entropy, train
+from rnn_gnn.optimizers import make_optimizer
+from rnn_gnn.train import init_state, softmax_cross_entropy, train
 
 NUM_CLASSES = 3   # not excited / excited by a +1 wave / by a -1 wave
 INPUT_DIM = 2     # excited, spark colour

@@ -28,7 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn.cli import UsageError, atomic_write_bytes
+from rnn_gnn.errors import UsageError
+from rnn_gnn.files import atomic_write_bytes
 
 BOM = "\ufeff"
 GUTENBERG = "https://www.gutenberg.org"

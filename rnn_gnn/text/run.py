@@ -48,12 +48,13 @@ import optax
 
 from rnn_gnn import checkpoint
 from rnn_gnn.cells import INITS
-from rnn_gnn.cli import UsageError, atomic_write_bytes, save_figure, write_csv, write_json
+from rnn_gnn.errors import UsageError
+from rnn_gnn.files import atomic_write_bytes, save_figure, write_csv, write_json
 from rnn_gnn.text import corpus
 from rnn_gnn.text.model import evaluate, init_params, make_loss, transfer_vocab
 from rnn_gnn.text.sample import random_starts, sample
-from rnn_gnn.train import (OPTIMIZERS, TrainState, averaged, checkpointer, init_state,
-                           make_optimizer, restore_or, train)
+from rnn_gnn.optimizers import OPTIMIZERS, averaged, make_optimizer
+from rnn_gnn.train import TrainState, init_state, train
 
 RESULTS = Path("results") / "text"
 MODEL_FORMAT = "rnn_gnn.text model"   # meta["format"] of a model file (params only)
@@ -379,7 +380,7 @@ def train_run(cfg: Config, text: str, run_dir, *, corpus_name: str = "", resume:
             plot_history(rows, run_dir / "curve.png", corpus_name, cfg.seq_length)
 
     if start < cfg.train_steps:
-        callback = checkpointer(run_dir, cfg.checkpoint_every, meta, then=monitor)
+        callback = checkpoint.checkpointer(run_dir, cfg.checkpoint_every, meta, then=monitor)
         state, _ = train(make_loss(cfg.batch_size, cfg.seq_length, cfg.dropout), optimizer,
                          state, cfg.train_steps, task=data, log_every=log_every(cfg),
                          callback=callback, progress=progress, mesh=mesh)
@@ -424,7 +425,7 @@ def _resume(state, run_dir, cfg, vocab, log):
                 if k not in FREE_ON_RESUME and old.get(k) != v]
         if diff:
             raise UsageError("cannot resume: the checkpoint was trained with " + ", ".join(diff))
-        restored, _ = restore_or(state, run_dir)
+        restored, _ = checkpoint.restore_or(state, run_dir)
     except checkpoint.CheckpointError as e:
         raise UsageError(f"cannot resume: {e}") from None
     log(f"resuming {run_dir} at step {int(restored.step)}")

@@ -1,0 +1,340 @@
+"""experiments/report.py: the docs' tables and figures are what the committed results give.
+
+The check runs on the repository itself; the failure cases run on a copy of its docs in a
+temporary directory.  The table formatters of experiments without committed results yet are
+checked against small files written here in each experiment's output format.
+"""
+
+import csv
+import io
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, load_experiment
+from rnn_gnn import cli
+
+report = load_experiment("report")
+
+
+@pytest.fixture
+def docs(tmp_path):
+    """A copy of the repository's docs (README.md, docs/) to break."""
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    return tmp_path
+
+
+def check(root, capsys):
+    """Run ``report.py --check --root ROOT``; returns (exit status, stderr)."""
+    capsys.readouterr()
+    try:
+        cli.run_main(report.main, ["--check", "--root", str(root)])
+        status = 0
+    except SystemExit as e:
+        status = e.code
+    return status, capsys.readouterr().err
+
+
+def test_check_passes_on_the_repository(capsys):
+    status, err = check(ROOT, capsys)
+    assert status == 0, err
+
+
+def test_every_generated_section_has_an_entry_and_the_docs_have_sections():
+    names = {name for doc in report.doc_paths(ROOT)
+             for name, _ in report.SECTION.findall(doc.read_text())}
+    assert names == set(report.TABLES)
+
+
+def test_changing_any_digit_of_a_generated_table_is_found(docs):
+    tables = {name: report.render(source, docs) for name, source in report.TABLES.items()}
+    tried = 0
+    for doc in report.doc_paths(docs):
+        text = doc.read_text()
+        for m in report.SECTION.finditer(text):
+            for i in range(m.start(2), m.end(2)):
+                if text[i].isdigit():
+                    changed = text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:]
+                    assert report.rebuild(changed, tables, doc)[1] == [m[1]], (doc, m[1], i)
+                    tried += 1
+    assert tried > 50
+
+
+def test_a_changed_table_fails_naming_file_and_table_and_a_rebuild_restores_it(docs, capsys):
+    readme = docs / "README.md"
+    original = readme.read_text()
+    section = re.search(r"<!-- report:palindrome_default -->\n.*?1\.000", original, re.S)
+    broken = original[:section.end() - 1] + "1" + original[section.end():]   # 1.000 -> 1.001
+    readme.write_text(broken)
+    status, err = check(docs, capsys)
+    assert status == 1
+    assert "README.md: table 'palindrome_default' differs" in err
+    assert "benchmark_study_sweep" not in err
+
+    cli.run_main(report.main, ["--root", str(docs)])
+    assert readme.read_text() == original                    # prose untouched, table restored
+    assert check(docs, capsys)[0] == 0
+
+
+@pytest.mark.parametrize("name", sorted(str(p.relative_to(ROOT / "docs" / "results"))
+                                        for p in (ROOT / "docs" / "results").rglob("*")
+                                        if p.is_file()))
+def test_deleting_a_committed_result_file_fails(docs, capsys, name):
+    path = docs / "docs" / "results" / name
+    path.unlink()
+    status, err = check(docs, capsys)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and path.name in err and "Traceback" not in err
+
+
+def test_a_corrupt_result_file_is_one_line_exit_2(docs, capsys):
+    (docs / "docs/results/palindrome_default/summary.json").write_text('{"lengths": [5, 1')
+    status, err = check(docs, capsys)
+    assert status == 2 and "summary.json is not readable" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_figure_from_other_data_or_copied_by_hand_fails(docs, capsys):
+    final = docs / "docs/results/palindrome_default/final.csv"
+    final.write_text(final.read_text().replace("lstm,15,1,1.0,", "lstm,15,1,0.9,"))
+    status, err = check(docs, capsys)
+    assert status == 1
+    assert "docs/figures/palindrome_accuracy_vs_length.png: figure differs" in err
+    assert "table" not in err           # the seeds' mean in summary.json is unchanged
+
+    shutil.copy(ROOT / "docs/results/palindrome_default/final.csv", final)
+    figure = docs / "docs/figures/palindrome_accuracy_vs_length.png"
+    shutil.copy(docs / "docs/figures/gradient_flow.png", figure)   # a PNG without fingerprint
+    assert "palindrome_accuracy_vs_length.png: figure differs" in check(docs, capsys)[1]
+    cli.run_main(report.main, ["--root", str(docs)])
+    assert check(docs, capsys)[0] == 0
+
+
+def test_renders_are_deterministic():
+    run = ROOT / "docs/results/palindrome_default"
+    first, second = (report.render_png(report.palindrome_accuracy_figure(run)) for _ in range(2))
+    assert first == second
+    fig = report.palindrome_accuracy_figure(run)
+    assert report.png_fingerprint(io.BytesIO(first)) == report.fingerprint(fig)
+    assert b"Software" not in first
+
+
+def test_orphan_and_missing_figures_fail(docs, capsys):
+    shutil.copy(docs / "docs/figures/gradient_flow.png", docs / "docs/figures/unused.png")
+    status, err = check(docs, capsys)
+    assert status == 1 and "docs/figures/unused.png: shown by no doc" in err
+    (docs / "docs/figures/unused.png").unlink()
+    (docs / "docs/figures/optimizer_lr_grid.png").unlink()
+    status, err = check(docs, capsys)
+    assert status == 1
+    assert "docs/part1.md: shows figures/optimizer_lr_grid.png, which does not exist" in err
+
+
+def test_unknown_or_unpaired_markers_are_one_line_exit_2(docs, capsys):
+    part1 = docs / "docs/part1.md"
+    text = part1.read_text()
+    part1.write_text(text + "\n<!-- report:nonsense -->\n| a |\n<!-- /report:nonsense -->\n")
+    status, err = check(docs, capsys)
+    assert status == 2 and "'nonsense' has no entry in report.TABLES" in err
+    part1.write_text(text + "\n<!-- report:palindrome_default -->\n")
+    status, err = check(docs, capsys)
+    assert status == 2 and "a report marker without its pair" in err
+
+
+# ----------------------------------------------------------------------------- formatters
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def table_rows(text):
+    """The body rows of the first markdown table in ``text``, as lists of cells."""
+    lines = [l for l in text.splitlines() if l.startswith("|")][2:]
+    return [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+
+
+def test_sig():
+    assert [report.sig(x) for x in (0.0296, 2.1e-5, 14.2, 46.4, 0.00133, 0.996, 0.0, None)] == \
+        ["0.030", "2.1e-5", "14", "46", "0.0013", "1.0", "0", "-"]
+
+
+def test_palindrome_table_shows_disagreeing_seeds_and_the_run(tmp_path):
+    run = ROOT / "docs/results/palindrome_default"
+    text = report.palindrome_table(run)
+    assert table_rows(text) == [
+        ["Vanilla RNN", "1.000", "1.000", "0.552 (seeds: 1.000, 0.104)", "0.098"],
+        ["LSTM", "1.000", "1.000", "1.000", "1.000"]]
+    assert "`python experiments/palindrome.py`: 125.7 s wall" in text   # --out dropped
+
+
+def test_gradients_table(tmp_path):
+    entry = lambda r, f, acc=None: {"dh_first_over_last": r, "dh_decay_per_step": f,
+                                    "dc_first_over_last": 2 * r, "dc_decay_per_step": 0.89,
+                                    **({} if acc is None else {"final_accuracy": acc})}
+    results = {}
+    for model in ("rnn", "lstm"):
+        for T, (r0, r1, acc) in {5: (0.25, 2.7, 1.0), 20: (0.0013, 2.1e-5, 0.11)}.items():
+            results[f"{model} d=1 T={T} init"] = entry(r0, 0.7)
+            results[f"{model} d=1 T={T} trained"] = entry(r1, 0.9, acc)
+    (tmp_path / "summary.json").write_text(json.dumps({"config": {
+        "models": ["rnn", "lstm"], "input_dims": [1], "lengths": [5, 20], "init": "orthogonal"},
+        "results": results}))
+    assert table_rows(report.gradients_table(tmp_path)) == [
+        ["orthogonal", "Vanilla RNN, raw digits", "0.25 / 0.0013", "0.70", "2.7 / 2.1e-5",
+         "1.00 / 0.11"],
+        ["orthogonal", "LSTM, raw digits: h / c", "0.25 / 0.0013 / c: 0.50 / 0.0026",
+         "0.70 / c: 0.89", "2.7 / 2.1e-5 / c: 5.4 / 4.2e-5", "1.00 / 0.11"]]
+
+
+def test_clipping_table(tmp_path):
+    row = lambda d, T, norm, frac, top, acc, gone="": {
+        "model": "rnn", "input_dim": d, "length": T, "max_norm": norm, "diverged_at": gone,
+        "clipped_fraction": frac, "median_grad_norm": 1, "p99_grad_norm": 2,
+        "max_grad_norm": top, "final_accuracy": acc}
+    write_csv(tmp_path / "clipping.csv", [
+        row(1, 5, 10.0, 0.044, 50, 1.0), row(1, 20, 10.0, 0.0, 3, 0.11),
+        row(1, 5, "none", 0.045, 60, 1.0), {**row(1, 20, "none", "", "", ""), "diverged_at": 7},
+        row(10, 5, 10.0, 0.0, 1.04, 1.0), row(10, 20, 10.0, 0.01, 20.4, 1.0)])
+    assert table_rows(report.clipping_table(tmp_path)) == [
+        ["Vanilla RNN, raw digits: clipped run / unclipped run", "4.4% / 4.5%",
+         "0.0% / diverged at step 7"],
+        ["Vanilla RNN, raw digits: accuracy clipped / unclipped", "1.00 / 1.00",
+         "0.11 / diverged at step 7"],
+        ["Vanilla RNN, one-hot (clipped run)", "0.0%, max 1.0", "1.0%, max 20"]]
+
+
+def test_optimizers_table(tmp_path):
+    base = {"optimizer": "adam", "best_lr": 0.01, "steps_to_0.99_median": 238,
+            "reached_0.99": "2/2", "test_accuracy_mean": 1.0, "test_accuracy_std": 0.0,
+            "train_seconds": 7.3, "ms_per_step": 5.0, "diverged_at": "", "diverged_rates": ""}
+    write_csv(tmp_path / "table.csv", [
+        base, {**base, "optimizer": "sgd", "best_lr": 0.3, "steps_to_0.99_median": "",
+               "reached_0.99": "0/2", "test_accuracy_mean": 0.5791, "test_accuracy_std": 0.0417},
+        {**dict.fromkeys(base, ""), "optimizer": "adagrad", "diverged_at": 12}])
+    (tmp_path / "summary.json").write_text(json.dumps({"learning_rates": {
+        "adam": [0.001, 0.003, 0.01], "sgd": [0.1, 0.3, 1.0], "adagrad": [0.03, 0.1, 0.3]}}))
+    assert table_rows(report.optimizers_table(tmp_path)) == [
+        ["adam", "0.001, 0.003, 0.01", "0.01", "238 (2 of 2 seeds)", "1.000 ± 0.000", "7.3"],
+        ["sgd", "0.1, 0.3, 1", "0.3", "- (0 of 2 seeds)", "0.579 ± 0.042", "7.3"],
+        ["adagrad", "0.03, 0.1, 0.3", "-", "diverged at step 12", "-", "-"]]
+
+
+def text_run(path, steps=(1000, 2000), dropout=0.25, average=0.999, command=None):
+    path.mkdir()
+    rows = [{"step": s, "loss": 2.0 - s / 1e4, "accuracy": 0.4, "val_loss": 1.99 - s / 1e4,
+             "val_bpc": 2.9, "val_accuracy": 0.427, "val_loss_carried": 1.962 - s / 2e4,
+             "val_bpc_carried": 2.8, "val_accuracy_carried": 0.434, "learning_rate": 2e-3,
+             "time_s": s / 10} for s in steps]
+    write_csv(path / "history.csv", rows)
+    (path / "summary.json").write_text(json.dumps({
+        "steps": steps[-1], "train_loss": rows[-1]["loss"], "time_s": 968.4,
+        "config": {"seq_length": 30, "dropout": dropout, "average_decay": average},
+        "best_val_loss": rows[-1]["val_loss"], "best_val_step": steps[-1],
+        **({"command": command} if command else {})}))
+    return path
+
+
+def test_text_tables(tmp_path):
+    run = text_run(tmp_path / "grimms")
+    assert table_rows(report.text_curve_table(run, steps=(1000, 2000))) == [
+        ["1,000", "1.900", "0.400", "1.890", "0.427", "1.912", "0.434"],
+        ["2,000", "1.800", "0.400", "1.790", "0.427", "1.862", "0.434"]]
+    with pytest.raises(report.DataError, match="no validated row at step 5000"):
+        report.text_curve_table(run, steps=(5000,))
+    original = text_run(tmp_path / "original", dropout=0.0, average=0.0,
+                        command="python experiments/train_text.py --dropout 0 --average_decay 0 "
+                                "--run_dir results/x")
+    assert table_rows(report.regularisation_table(original, run)) == [
+        ["`python experiments/train_text.py --dropout 0 --average_decay 0`", "none", "no",
+         "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"],
+        ["not recorded", "0.25", "0.999", "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"]]
+
+
+def test_gnn_tables(tmp_path):
+    for dataset, model, fired, selection in (("cora", "gcn", 1, "kipf"),
+                                             ("karate", "gat", 0, "last")):
+        (tmp_path / f"{dataset}_{model}.json").write_text(json.dumps({
+            "dataset": dataset, "model": model, "test_accuracy_mean": 81.4,
+            "test_accuracy_std": 0.7234, "wall_seconds": 120.2, "cpu_seconds": 21.0,
+            "config": {"epochs": 200, "selection": selection},
+            "runs": [{"seed": s, "stopped_early": s < fired} for s in range(10)]}))
+    names = ("cora_gcn", "karate_gat")
+    assert table_rows(report.gnn_table(tmp_path, names)) == [
+        ["Cora", "GCN", "81.40 +- 0.72 %", "81.5 % (Kipf & Welling 2017)",
+         "Kipf's early stopping (fired in 1/10)", "120 s / 21 s"],
+        ["karate club", "GAT", "81.40 +- 0.72 %", "-", "last epoch (200)", "120 s / 21 s"]]
+    assert table_rows(report.gnn_table(tmp_path, names, short=True))[0] == \
+        ["Cora", "GCN", "81.40 +- 0.72 %", "81.5 % (Kipf & Welling 2017)"]
+
+
+def test_graph_lstm_table(tmp_path):
+    (tmp_path / "graph_lstm.json").write_text(json.dumps({
+        "summary (mean, std over seeds)": {"graph LSTM": {
+            "wave_f1": [0.9671, 0.0012], "fire_f1": [0.98, 0.0], "accuracy": [0.99681, 0.0],
+            "loss": [0.0213, 0.001]}},
+        "rule_on_hidden_state": {"wave_f1": 0.969, "fire_f1": 0.98, "accuracy": 0.9969}}))
+    assert table_rows(report.graph_lstm_table(tmp_path)) == [
+        ["graph LSTM", "graph + time (recurrent)", "0.967 +- 0.001", "0.980 +- 0.000",
+         "0.9968", "0.021"],
+        ["rule applied to the true hidden state", "everything (ceiling)", "0.969", "0.980",
+         "0.9969", "-"]]
+
+
+def test_benchmark_table_is_the_median_of_the_runs_and_counts_targets_met(tmp_path):
+    runs = []
+    for i, (ms, speedup) in enumerate([(3.9, 2.12), (3.4, 1.73), (3.6, 2.09)]):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        (run / "benchmark.json").write_text(json.dumps({"results": [
+            {"name": "palindrome RNN", "unit": "step", "target": 2.0, "project_label": "p",
+             "torch_label": "t", "project_ms": ms, "torch_ms": ms * speedup,
+             "speedup": speedup}],
+            "whole_runs": [{"name": "default palindrome run",
+                            "command": "python experiments/palindrome.py", "wall_s": 120 + i,
+                            "compile_s": 13.0 + i},
+                           {"name": "--full", "command": "x", "note": "not measured"}]}))
+        runs.append(run)
+    rows = table_rows(report.benchmark_table(*runs))
+    assert rows[0][3:] == ["3.60 (3.40-3.90)", "7.52 (5.88-8.27)", "2.09x (1.73-2.12x)",
+                           ">= 2x: met in 2 of 3"]
+    assert rows[1][3] == "121.0 s (120.0-122.0 s) wall, 14.0 s (13.0-15.0 s) compiling"
+
+
+def test_study_sweep_table_is_the_median_with_spread():
+    rows = table_rows(report.study_sweep_table(ROOT / "docs/results/benchmark_study_sweep"))
+    assert rows[0] == ["RNN", "2.95 (2.65-3.12)", "8.60 (7.90-9.16)", "2.75x (2.64-3.46x)"]
+    assert rows[2][1:3] == ["**4.88 h**", "**8.73 h**"]
+    assert "met in 5 of 5 repeats" in rows[2][3]
+
+
+def test_experiments_table_times_come_from_committed_results(tmp_path):
+    rows = table_rows(report.experiments_table(tmp_path))
+    assert len(rows) == len(report.EXPERIMENTS)
+    assert {r[2] for r in rows} == {"not yet measured"}
+    (tmp_path / "palindrome_default").mkdir()
+    (tmp_path / "palindrome_default/summary.json").write_text('{"wall_seconds": 125.7}')
+    rows = table_rows(report.experiments_table(tmp_path))
+    assert rows[0][0] == "`python experiments/palindrome.py`" and rows[0][2] == "126 s"
+    assert any("generate.py --temperature 0.5" in r[0] for r in rows)
+
+
+def test_training_curves_figure_from_curves_npz(tmp_path):
+    shutil.copy(ROOT / "docs/results/palindrome_default/summary.json", tmp_path)
+    rng = np.random.default_rng(0)
+    curves = {f"{m}_{k}": rng.random((4, 2, 50)) for m in ("rnn", "lstm")
+              for k in ("loss", "accuracy", "grad_norm")}
+    np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
+    before = report.fingerprint(report.palindrome_curves_figure(tmp_path))
+    curves["lstm_loss"][3, 1, 40] += 0.5
+    np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
+    assert report.fingerprint(report.palindrome_curves_figure(tmp_path)) != before
+    (tmp_path / "curves.npz").write_bytes(b"not a zip")
+    with pytest.raises(report.DataError, match="curves.npz is not a readable"):
+        report.palindrome_curves_figure(tmp_path)
