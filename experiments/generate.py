@@ -14,57 +14,51 @@ character is drawn from softmax(logits / temperature), among the --top_k likelie
 --top_p nucleus only if asked; temperature 0 is greedy.  The hidden and cell states are
 carried from character to character, so --length can be anything: the text is written 256
 characters per compiled call, so no length compiles anything new.
+
+Writes nothing: the texts go to stdout (--num_samples > 1: each under a '--- sample i ---'
+line), the model used and any warning to stderr.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-import textwrap
 from pathlib import Path
 
-import jax
-import numpy as np
-
-from rnn_gnn import checkpoint, cli
+from rnn_gnn import cli
 from rnn_gnn.text import corpus
-from rnn_gnn.text.run import RESULTS, SHIPPED, add_flag, load_model
-from rnn_gnn.text.sample import write
+from rnn_gnn.text.config import SHIPPED
+from rnn_gnn.text.generation import DEFAULT_RUN, choose_model, prime_text, side_by_side, texts
+from rnn_gnn.text.store import load_model
 
 COMPARE = (0.5, 1.0, 2.0)  # question 2.1c
-DEFAULT_RUN = RESULTS / "grimms"
 
 
-def non_negative(kind=float):
+def number(kind, low, high=None, low_open=False):
+    """argparse ``type=``: a ``kind`` in [low, high] (``low_open``: (low, high])."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise cli.argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-        if not value >= 0:
-            raise cli.argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+        if value < low or (low_open and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be in {'(' if low_open else '['}{low}, {high}], got {text}"
+                if high is not None else f"must be >= {low}, got {text}")
         return value
     return parse
-
-
-def probability(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise cli.argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not 0 < value <= 1:
-        raise cli.argparse.ArgumentTypeError(f"must be in (0, 1] (1: off), got {text}")
-    return value
 
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
     where = p.add_mutually_exclusive_group()
-    add_flag(where, "run_dir", type=Path,
-             help=f"a training run directory: its newest intact checkpoint is used (default "
-                  f"{DEFAULT_RUN}, or the shipped model when that run does not exist)")
+    where.add_argument("--run_dir", type=Path,
+                       help=f"a training run directory: its newest intact checkpoint is used "
+                            f"(default {DEFAULT_RUN}, or the shipped model when that run does "
+                            "not exist)")
     where.add_argument("--checkpoint", type=Path,
                        help=f"a checkpoint or model file, a run directory, or '{SHIPPED}'")
-    p.add_argument("--temperature", type=non_negative(float), default=1.0,
+    p.add_argument("--temperature", type=number(float, 0), default=1.0,
                    help="sample from softmax(logits / T); 0 = greedy")
     p.add_argument("--length", type=cli.positive(int), default=300,
                    help="characters to write after the prime")
@@ -74,16 +68,16 @@ def parse_args(argv):
     p.add_argument("--ignore_unknown", action="store_true",
                    help="drop the prime's characters that are not in the model's vocabulary "
                         "(with a warning) instead of stopping")
-    add_flag(p, "num_samples", type=cli.positive(int), default=1,
-             help="texts written side by side, in parallel")
-    add_flag(p, "top_k", type=non_negative(int), default=0,
-             help="sample among the k most likely characters only (0: all)")
-    p.add_argument("--top_p", type=probability, default=1.0,
+    p.add_argument("--num_samples", type=cli.positive(int), default=1,
+                   help="texts written side by side, in parallel")
+    p.add_argument("--top_k", type=number(int, 0), default=0,
+                   help="sample among the k most likely characters only (0: all)")
+    p.add_argument("--top_p", type=number(float, 0, 1, low_open=True), default=1.0,
                    help="sample in the nucleus only: the fewest likeliest characters whose "
                         "probability adds up to p (1: all)")
     p.add_argument("--seed", type=int, default=0, help="random numbers of the sampling")
-    add_flag(p, "compare_temperatures", action="store_true",
-             help=f"question 2.1c: the same prime at temperatures {COMPARE} side by side")
+    p.add_argument("--compare_temperatures", action="store_true",
+                   help=f"question 2.1c: the same prime at temperatures {COMPARE} side by side")
     p.add_argument("--width", type=cli.positive(int), default=38,
                    help="column width of --compare_temperatures")
     args = p.parse_args(argv)
@@ -91,81 +85,20 @@ def parse_args(argv):
     return args
 
 
-def train_command(run_dir: Path) -> str:
-    """The command that creates ``run_dir`` (only for the default results/text/<book> ones)."""
-    name = run_dir.name
-    if run_dir == RESULTS / name:
-        book = "" if name == "grimms" else (f" --book {name}" if name in corpus.BOOKS
-                                            else f" --corpus {name}.txt")
-        return f"python experiments/train_text.py{book}"
-    return f"python experiments/train_text.py --run_dir {run_dir}"
-
-
-def choose_model(args):
-    """``(source, note)``: what to load, and why when it is the shipped model."""
-    if args.checkpoint is not None:
-        return args.checkpoint, ""
-    if args.run_dir is not None:
-        if not checkpoint.list_checkpoints(args.run_dir):
-            raise cli.UsageError(
-                f"no trained model in {args.run_dir}; train one first with: "
-                f"{train_command(args.run_dir)}   (add --quick for a small model in about a "
-                "minute)")
-        return args.run_dir, ""
-    if checkpoint.list_checkpoints(DEFAULT_RUN):
-        return DEFAULT_RUN, ""
-    return SHIPPED, (f"no trained run in {DEFAULT_RUN}, so the shipped model; train your own "
-                     f"with: {train_command(DEFAULT_RUN)}")
-
-
-def prime_text(args, vocab: str) -> str | None:
-    """The prime, from --prime or --prime_file, checked against the vocabulary."""
-    text = args.prime
-    if args.prime_file is not None:
-        text = corpus.read_utf8(args.prime_file, "prime file")
-    if text is None:
-        return None
-    known, dropped = corpus.drop_unknown(text, vocab)
-    if dropped and not args.ignore_unknown:
-        raise cli.UsageError(f"characters not in the model's vocabulary: {dropped!r} "
-                             "(--ignore_unknown drops them)")
-    cli.check(known != "", f"no character of the prime is in the model's vocabulary "
-                           f"({dropped!r})")
-    if dropped:
-        print(f"warning: dropped from the prime, not in the model's vocabulary: {dropped!r}",
-              file=sys.stderr)
-    return known
-
-
-def texts(params, vocab, prime, num_samples, length, temperature, top_k, top_p, seed):
-    """``num_samples`` texts: the prime (or a random first character) and what follows."""
-    key, first_key = jax.random.split(jax.random.PRNGKey(seed))
-    if prime is None:
-        start = np.asarray(jax.random.randint(first_key, (num_samples, 1), 0, len(vocab)))
-    else:
-        start = np.tile(corpus.encode(prime, vocab)[None], (num_samples, 1))
-    out = write(params, key, start, length, temperature, top_k, top_p)
-    return [corpus.decode(np.concatenate([s, o]), vocab) for s, o in zip(start, out)]
-
-
-def side_by_side(columns: dict[str, str], width: int) -> str:
-    """Texts as wrapped columns (newlines shown as ``↵``)."""
-    wrapped = [textwrap.wrap(text.replace("\n", "↵ "), width, drop_whitespace=False)
-               for text in columns.values()]
-    rows = max(map(len, wrapped))
-    lines = [" │ ".join(h.ljust(width) for h in columns), "─┼─".join("─" * width for _ in columns)]
-    for i in range(rows):
-        lines.append(" │ ".join((w[i] if i < len(w) else "").ljust(width) for w in wrapped))
-    return "\n".join(line.rstrip() for line in lines)
-
-
 def main(argv=None):
     args = parse_args(argv)
-    source, note = choose_model(args)
+    source, note = choose_model(args.checkpoint, args.run_dir)
     params, vocab, meta, path = load_model(source)
     cli.check(args.top_k <= len(vocab),
               f"--top_k must be <= the vocabulary size {len(vocab)}, got {args.top_k}")
-    prime = prime_text(args, vocab)
+    prime = args.prime
+    if args.prime_file is not None:
+        prime = corpus.read_utf8(args.prime_file, "prime file")
+    if prime is not None:
+        prime, dropped = prime_text(prime, vocab, args.ignore_unknown)
+        if dropped:
+            print(f"warning: dropped from the prime, not in the model's vocabulary: {dropped!r}",
+                  file=sys.stderr)
     what = "the shipped model " if str(source) == SHIPPED else ""
     print(f"# {what}{path} (step {meta.get('step')}, {meta.get('corpus') or 'corpus'}, "
           f"{len(vocab)} characters)" + (f": {note}" if note else ""), file=sys.stderr)

@@ -77,9 +77,10 @@ def fails(work, name: str, argv: list[str], monkeypatch, capsys, match: str = ""
 
 def text_checkpoint(run_dir: Path, vocab: str = "ab .\n", **config) -> Path:
     """A genuine (untrained) character-model checkpoint, as train_text writes it."""
-    from rnn_gnn.text.run import Config, initial_state
+    from rnn_gnn.text.config import Config
+    from rnn_gnn.text.trainer import initial_state
     cfg = Config(num_hidden=4, num_layers=1, **config)
-    state, _ = initial_state(cfg, len(vocab))
+    state = initial_state(cfg, len(vocab))
     return checkpoint.save_step(run_dir, 10, state, {"vocab": vocab,
                                                      "config": dataclasses.asdict(cfg)})
 
@@ -116,11 +117,12 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("train_text", ["--book", "no-such-book"], "invalid choice"),
     ("train_text", ["--seq_length", "ten"], "invalid int"),
     ("generate", ["--temperature", "-1"], ">= 0"),
-    ("generate", ["--top-k", "-3"], "--top-k"),
+    ("generate", ["--top_k", "-3"], "--top_k"),
     ("generate", ["--length", "0"], "must be > 0"),
     ("generate", ["--checkpoint", "missing.msgpack"], "no checkpoint"),
     ("generate", ["--checkpoint", "garbage.bin"], "not an rnn_gnn checkpoint"),
-    ("generate", ["--run-dir", "old"], "no trained model"),
+    ("generate", ["--run_dir", "old"], "no trained model"),
+    ("generate", ["--run-dir", "old"], "unrecognized arguments"),   # one spelling only
     ("gnn", ["--dataset", "imagenet"], "unknown dataset"),
     ("gnn", ["--model", "gin"], "unknown model"),
     ("gnn", ["--dataset", "cora", "--data_dir", "no-data"], "not found"),
@@ -135,8 +137,9 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("gradients", ["--out", "a_file"], "not a directory"),
     ("optimizers", ["--out", "a_file"], "not a directory"),
     ("train_text", ["--devices", "4096"], "devices"),
-    ("train_text", ["--keep_prob", "1.5"], "keep_prob"),  # found before fetching a book
-    ("train_text", ["--optimizer", "adamm"], "unknown optimizer"),
+    ("train_text", ["--keep_prob", "1.5"], "keep_prob"),  # removed (--dropout); no book fetched
+    ("train_text", ["--optimizer", "adamm"], "invalid choice"),
+    ("train_text", ["--train_steps", "0"], "train_steps must be > 0"),
     ("launch", ["--local", "2"], "--"),
     ("launch", ["--local", "2", "--", "no_such_script.py"], "no such script"),
     ("launch", ["--coordinator", "nohost", "--num_processes", "2", "--process_id", "0", "--",
@@ -191,7 +194,7 @@ def test_train_text_resume_errors(work, monkeypatch, capsys):
             "--seq_length", "8", "--no_progress"]
     text_checkpoint(work / "run", vocab="xyz")
     fails(work, "train_text", args, monkeypatch, capsys, "--resume")
-    fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "vocabulary")
+    fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "vocab=")
     for path in checkpoint.list_checkpoints(work / "run"):
         path.write_bytes(b"RNNGNN-CKPT-1\n" + b"\0" * 40)
     fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "intact")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rnn_gnn import cli
 from rnn_gnn import palindrome as P
-from rnn_gnn.errors import UsageError
+from rnn_gnn.errors import DataError
 from rnn_gnn.text import corpus
 
 # No example database: the tests must not write into the checkout.
@@ -121,7 +121,7 @@ def test_corpus_from_any_bytes_is_a_corpus_or_a_clear_error(raw, seq_length):
         path.write_bytes(raw)
         try:
             text = corpus.read_text(path)
-        except UsageError as e:
+        except DataError as e:
             assert str(path) in str(e) and "\n" not in str(e), e
             return
     assert isinstance(text, str) and text.strip()
@@ -131,7 +131,7 @@ def test_corpus_from_any_bytes_is_a_corpus_or_a_clear_error(raw, seq_length):
     assert corpus.decode(ids, vocab) == text
     try:
         train, val = corpus.split(ids, seq_length)
-    except UsageError as e:
+    except DataError as e:
         assert "needs at least" in str(e) and len(ids) < seq_length + 2
         return
     np.testing.assert_array_equal(np.concatenate([train, val]), ids)

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_gnn.errors import UsageError
+from rnn_gnn.errors import ConfigError, DataError
 from rnn_gnn.text import corpus
 
 # The workspace's read-only copies, named explicitly: the library never looks there itself.
@@ -43,7 +43,7 @@ def test_vocabulary_is_sorted_deterministic_and_round_trips():
 
 
 def test_encode_names_characters_outside_the_vocabulary():
-    with pytest.raises(UsageError, match="'Q€'"):
+    with pytest.raises(DataError, match="'Q€'"):
         corpus.encode("aQb€", "ab")
 
 
@@ -60,7 +60,7 @@ def test_read_text_rejects_missing_empty_and_non_utf8(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
     for name, message in [("missing.txt", "does not exist"), ("empty.txt", "is empty"),
                           ("bom.txt", "is empty"), ("latin1.txt", "not UTF-8")]:
-        with pytest.raises(UsageError, match=message):
+        with pytest.raises(DataError, match=message):
             corpus.read_text(tmp_path / name)
     (tmp_path / "ok.txt").write_bytes("\ufeffhello".encode())
     assert corpus.read_text(tmp_path / "ok.txt") == "hello"
@@ -76,9 +76,9 @@ def test_split_holds_out_the_end_and_rejects_short_texts():
     _, val = corpus.split(ids[:100], seq_length=30)         # 5 characters cannot fill a window
     assert len(val) == 0
     assert len(corpus.split(ids[:32], seq_length=30)[0]) == 32
-    with pytest.raises(UsageError, match="seq_length \\+ 2"):
+    with pytest.raises(DataError, match="seq_length \\+ 2"):
         corpus.split(ids[:31], seq_length=30)
-    with pytest.raises(UsageError, match="seq_length must be > 0"):
+    with pytest.raises(ConfigError, match="seq_length must be > 0"):
         corpus.split(ids, seq_length=0)
 
 
@@ -170,23 +170,23 @@ def test_bad_downloads_are_refused_and_nothing_is_written(gutenberg, tmp_path, p
     root, url = gutenberg
     if payload is not None:
         _serve(root, corpus.BOOKS["darwin"].ebook, payload)
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(DataError, match=message):
         corpus.book_path("darwin", tmp_path / "data", base=url, log=lambda m: None)
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
 
 
-def test_unwritable_data_directory_is_a_usage_error(gutenberg, tmp_path):
+def test_unwritable_data_directory_is_a_data_error(gutenberg, tmp_path):
     root, url = gutenberg
     _serve(root, corpus.BOOKS["grimms"].ebook, fake_book())
     (tmp_path / "a-file").write_text("")                     # not a directory, even for root
-    with pytest.raises(UsageError, match="cannot save grimms .*writable --data_dir"):
+    with pytest.raises(DataError, match="cannot save grimms .*writable --data_dir"):
         corpus.book_path("grimms", tmp_path / "a-file" / "data", base=url, log=lambda m: None)
 
 
-def test_unreachable_server_and_unknown_book_are_usage_errors(tmp_path):
-    with pytest.raises(UsageError, match="cannot download tolstoy .*--corpus"):
+def test_unreachable_server_and_unknown_book_are_data_errors(tmp_path):
+    with pytest.raises(DataError, match="cannot download tolstoy .*--corpus"):
         corpus.book_path("tolstoy", tmp_path, base=NO_NETWORK, log=lambda m: None)
-    with pytest.raises(UsageError, match="unknown book 'hamlet'"):
+    with pytest.raises(DataError, match="unknown book 'hamlet'"):
         corpus.book_path("hamlet", tmp_path)
 
 

@@ -3,7 +3,6 @@ deterministic real-word text, and what generate.py does with it on a fresh clone
 results/, an empty HOME, no network)."""
 
 import hashlib
-import importlib.util
 import os
 import re
 import subprocess
@@ -15,10 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_experiment
 from rnn_gnn import cli
 from rnn_gnn.cells import num_params
-from rnn_gnn.errors import UsageError
-from rnn_gnn.text import corpus, run
+from rnn_gnn.errors import DataError
+from rnn_gnn.text import corpus, store
+from rnn_gnn.text.config import SHIPPED, Config, config_from
 from rnn_gnn.text.sample import sample, write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ GRIMM_VOCAB = ("\n !()*,-.123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklm
 
 @pytest.fixture(scope="module")
 def shipped():
-    return run.load_model(run.SHIPPED)
+    return store.load_model(SHIPPED)
 
 
 def greedy(model, length=200):
@@ -43,32 +44,32 @@ def greedy(model, length=200):
 
 
 def test_shipped_file_matches_its_record(shipped):
-    info = run.shipped_info()
-    data = run.SHIPPED_FILE.read_bytes()
+    info = store.shipped_info()
+    data = store.SHIPPED_FILE.read_bytes()
     assert hashlib.sha256(data).hexdigest() == info["sha256"] and len(data) == info["bytes"]
-    assert shipped.path == run.SHIPPED_FILE and shipped.meta["format"] == run.MODEL_FORMAT
+    assert shipped.path == store.SHIPPED_FILE and shipped.meta["format"] == store.MODEL_FORMAT
     assert shipped.meta["step"] == info["steps"] == 20000
     assert info["command"].startswith("python experiments/train_text.py")
 
 
 def test_shipped_model_is_the_2x128_grimm_model_without_optimizer(shipped):
     assert shipped.vocab == GRIMM_VOCAB and len(shipped.vocab) == 80
-    cfg = run.config_from(shipped.meta["config"])
+    cfg = config_from(shipped.meta["config"])
     assert (cfg.num_hidden, cfg.num_layers, cfg.embed_dim) == (128, 2, 0)
-    assert cfg == run.Config()                                 # the default run's settings
+    assert cfg == Config()                                 # the default run's settings
     assert num_params(shipped.params) == 248_912
     assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(shipped.params))
-    assert run.SHIPPED_FILE.stat().st_size < 1.1e6            # parameters only
+    assert store.SHIPPED_FILE.stat().st_size < 1.1e6            # parameters only
 
 
 def test_a_changed_shipped_file_is_refused(tmp_path, monkeypatch):
     copy = tmp_path / "grimm.msgpack"
-    data = bytearray(run.SHIPPED_FILE.read_bytes())
+    data = bytearray(store.SHIPPED_FILE.read_bytes())
     data[-9] ^= 1
     copy.write_bytes(bytes(data))
-    monkeypatch.setattr(run, "SHIPPED_FILE", copy)
-    with pytest.raises(UsageError, match="not the recorded .*reinstall"):
-        run.load_model(run.SHIPPED)
+    monkeypatch.setattr(store, "SHIPPED_FILE", copy)
+    with pytest.raises(DataError, match="not the recorded .*reinstall"):
+        store.load_model(SHIPPED)
 
 
 def test_greedy_completion_is_deterministic(shipped):
@@ -91,13 +92,6 @@ def test_greedy_completion_is_made_of_the_books_words(shipped):
     assert len(written) >= 15           # greedy text loops on long words ("beautiful beautiful")
     share = np.mean([w in known for w in written])
     assert share >= 0.9, (share, written)
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fresh_clone_env(tmp_path):
@@ -129,7 +123,7 @@ def test_generate_falls_back_to_the_shipped_model(shipped, tmp_path):
 def test_generate_writes_the_greedy_completion_computed_here(shipped, tmp_path, monkeypatch,
                                                               capsys):
     monkeypatch.chdir(tmp_path)                               # no results/text/grimms here
-    generate = load_script("generate")
+    generate = load_experiment("generate")
     cli.run_main(generate.main, ["--temperature", "0", "--prime", PRIME, "--length", "200"])
     out, err = capsys.readouterr()
     assert out == greedy(shipped) + "\n" and "the shipped model" in err

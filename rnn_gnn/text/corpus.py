@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn.errors import UsageError
+from rnn_gnn.errors import ConfigError, DataError
 from rnn_gnn.files import atomic_write_bytes
 
 BOM = "\ufeff"
@@ -79,11 +79,11 @@ def make_vocab(text: str) -> str:
 
 
 def encode(text: str, vocab: str) -> np.ndarray:
-    """Characters -> int32 ids; raises ``UsageError`` naming characters not in ``vocab``."""
+    """Characters -> int32 ids; raises ``DataError`` naming characters not in ``vocab``."""
     index = {ch: i for i, ch in enumerate(vocab)}
     missing = sorted(set(text) - index.keys())
     if missing:
-        raise UsageError(f"characters not in the model's vocabulary: {''.join(missing)!r}")
+        raise DataError(f"characters not in the model's vocabulary: {''.join(missing)!r}")
     return np.fromiter((index[ch] for ch in text), np.int32, len(text))
 
 
@@ -99,28 +99,28 @@ def drop_unknown(text: str, vocab: str) -> tuple[str, str]:
 
 def read_utf8(path, what: str = "corpus") -> str:
     """A UTF-8 file's text without its BOM; a missing, unreadable, non-UTF-8 or empty file
-    raises ``UsageError`` naming it as ``what``."""
+    raises ``DataError`` naming it as ``what``."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist") from None
+        raise DataError(f"{what} {path} does not exist") from None
     except OSError as e:
-        raise UsageError(f"cannot read {what} {path}: {e.strerror or e}") from None
+        raise DataError(f"cannot read {what} {path}: {e.strerror or e}") from None
     try:
         text = raw.decode("utf-8").lstrip(BOM)
     except UnicodeDecodeError as e:
-        raise UsageError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
+        raise DataError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
     if not text.strip():
-        raise UsageError(f"{what} {path} is empty")
+        raise DataError(f"{what} {path} is empty")
     return text
 
 
 def read_text(path) -> str:
-    """A corpus file as cleaned text; unreadable, empty or non-UTF-8 files raise ``UsageError``."""
+    """A corpus file as cleaned text; unreadable, empty or non-UTF-8 files raise ``DataError``."""
     text = clean(read_utf8(path, "corpus"))
     if not text.strip():
-        raise UsageError(f"corpus {path} is empty")
+        raise DataError(f"corpus {path} is empty")
     return text
 
 
@@ -145,9 +145,9 @@ def check_book(data: bytes, source: str) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{source} is not UTF-8 text; not saved") from None
+        raise DataError(f"{source} is not UTF-8 text; not saved") from None
     if len(text) < MIN_BOOK_CHARS or "*** START OF" not in text or "*** END OF" not in text:
-        raise UsageError(f"{source} does not look like a whole Project Gutenberg book "
+        raise DataError(f"{source} does not look like a whole Project Gutenberg book "
                          f"({len(text)} characters, start/end markers missing?); not saved")
 
 
@@ -162,14 +162,14 @@ def download(name: str, directory, base: str = GUTENBERG, timeout: float = 60.0)
             data = response.read()
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
-        raise UsageError(f"cannot download {name} from {url} ({reason}); put "
+        raise DataError(f"cannot download {name} from {url} ({reason}); put "
                          f"{book.file} in {directory} or pass --corpus FILE") from None
     check_book(data, url)
     path = Path(directory) / book.file
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
-        raise UsageError(f"cannot save {name} to {path} ({e.strerror or e}); pass a writable "
+        raise DataError(f"cannot save {name} to {path} ({e.strerror or e}); pass a writable "
                          "--data_dir") from None
     return path
 
@@ -178,7 +178,7 @@ def book_path(name: str, directory=None, base: str = GUTENBERG, log=print) -> Pa
     """Where book ``name`` lies in the data directory, downloading it on first use; ``log``
     warns when it is not the edition of the documented results (``edition_note``)."""
     if name not in BOOKS:
-        raise UsageError(f"unknown book {name!r}; choose from {', '.join(BOOKS)} "
+        raise DataError(f"unknown book {name!r}; choose from {', '.join(BOOKS)} "
                          "or pass --corpus FILE")
     directory = data_dir(directory)
     path = directory / BOOKS[name].file
@@ -198,7 +198,7 @@ def edition_note(name: str, path) -> str:
     try:
         got = sha256(path)
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+        raise DataError(f"cannot read {path}: {e.strerror or e}") from None
     if got == BOOKS[name].sha256:
         return ""
     return (f"note: {path} (sha256 {got[:12]}...) is not the edition of {name} that the "
@@ -214,13 +214,13 @@ def sha256(path) -> str:
 def split(ids: np.ndarray, seq_length: int, val_fraction: float = 0.05):
     """``(train, val)``: the last ``val_fraction`` of the text is held out.
 
-    Raises ``UsageError`` when the text cannot fill one training window (seq_length + 2
+    Raises ``DataError`` when the text cannot fill one training window (seq_length + 2
     characters).  A held-out slice too short for one window is left empty (no validation).
     """
     if seq_length <= 0:
-        raise UsageError(f"seq_length must be > 0, got {seq_length}")
+        raise ConfigError(f"seq_length must be > 0, got {seq_length}")
     if len(ids) < seq_length + 2:
-        raise UsageError(f"corpus has {len(ids)} characters; it needs at least seq_length + 2 "
+        raise DataError(f"corpus has {len(ids)} characters; it needs at least seq_length + 2 "
                          f"= {seq_length + 2}")
     n_val = int(len(ids) * val_fraction)
     if n_val < seq_length + 1 or len(ids) - n_val < seq_length + 2:

@@ -51,9 +51,16 @@ def zero_state(params: dict, batch_size: int) -> tuple[LSTMState, ...]:
 
 
 def fuse(params: dict) -> dict:
-    """Per layer ``(W_x, W_h, b)`` with the gates stacked; the first layer's input table
-    ``[V, 4n]``, the projection ``W_x x + b`` of every possible character; and for the layers
-    above it ``[W_x, W_h]^T`` ``[2n, 4n]``, so that ``step`` does one matmul per layer."""
+    """The parameters rearranged for computing, once per forward pass or sampled text:
+
+    "layers"   per layer ``(W_x [4n, d], W_h [4n, n], b [4n])``, the four gates stacked
+               (``cells.lstm_fused_weights``);
+    "table"    ``[V, 4n]``: the first layer's input projection ``W_x x + b`` of every possible
+               character (one-hot, or its embedding), so reading a character is a row gather;
+    "stacked"  for each layer above the first, ``[W_x, W_h]^T`` ``[2n, 4n]``, so that ``step``
+               does one matmul per layer on ``[h below, h before]``;
+    "W_ph", "b_p"  the output projection, as in ``params``.
+    """
     fused = [lstm_fused_weights(layer) for layer in params["layers"]]
     W_x, _, b = fused[0]
     table = (params["embed"] @ W_x.T if "embed" in params else W_x.T) + b
@@ -108,8 +115,8 @@ def make_loss(batch_size: int, seq_length: int, dropout: float = 0.0, *,
     windows of ``data`` (int ids ``[N]``, passed as the loop's ``task``) and returns the mean
     cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy.
 
-    ``dropout`` is the drop probability; ``keep_prob`` (= 1 - dropout) is still accepted from
-    callers written before it was replaced."""
+    ``dropout`` is the drop probability of ``forward``; ``keep_prob`` (= 1 - dropout) is still
+    accepted from callers written before it was replaced."""
     if keep_prob is not None:
         dropout = 1.0 - keep_prob
 

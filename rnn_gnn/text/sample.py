@@ -26,7 +26,8 @@ from rnn_gnn.text.model import forward, fuse, step
 
 
 def draw(key, logits, temperature, top_k: int = 0, top_p: float = 1.0):
-    """One id per row of ``logits [..., V]`` from ``softmax(logits / temperature)``.
+    """Sample one character per row: ``logits [..., V]`` -> ids ``[...]`` (int), drawn from
+    ``softmax(logits / temperature)`` with fresh noise from ``key`` (``pick`` with that noise).
 
     ``temperature`` may be traced; 0 means argmax.  ``top_k > 0`` keeps only the ``top_k``
     largest logits, ``top_p < 1`` only the nucleus (both static: without them no sort is
@@ -51,10 +52,12 @@ def nucleus(scores, top_p):
 
 
 def pick(noise, logits, temperature, top_k: int = 0, top_p: float = 1.0):
-    """``draw`` with its Gumbel noise given: ``argmax(logits / tau + noise)`` is a draw from
-    ``softmax(logits / tau)`` (the Gumbel-max trick), so the noise of a whole text can be made
-    in one vectorised call before the sequential loop.  Top-k and the nucleus are taken of
-    the tempered distribution, the one actually sampled (as Hugging Face and nanoGPT do)."""
+    """``draw`` with its noise given: ``noise [..., V]`` standard Gumbel, ``logits [..., V]``
+    -> ids ``[...]``.  ``argmax(logits / tau + noise)`` is a draw from ``softmax(logits / tau)``
+    (the Gumbel-max trick), so the noise of a whole text can be made in one vectorised call
+    before the sequential loop (``write_chunk``); ``tau = 0`` ignores the noise (argmax).
+    Top-k and the nucleus are taken of the tempered distribution, the one actually sampled
+    (as Hugging Face and nanoGPT do)."""
     if top_k:
         kth = jax.lax.top_k(logits, top_k)[0][..., -1:]
         logits = jnp.where(logits < kth, -jnp.inf, logits)
