@@ -1,63 +1,58 @@
 """Question 3.3b: a graph-convolutional LSTM against an LSTM per node and a GCN, on coloured
-waves travelling through a graph (rnn_gnn.graph.graph_lstm explains the task and models).
+waves travelling through a graph (rnn_gnn.graph.waves explains the task, rnn_gnn.graph.graph_lstm
+the models).
 
-    python experiments/graph_lstm.py                          # 3 seeds per model, ~19 min
-    python experiments/graph_lstm.py --seeds 1 --steps 300    # a quick look
-    python experiments/graph_lstm.py --checkpoint_every 500   # crash-safe: save every 500 steps
+    python experiments/graph_lstm.py                              # 3 seeds per model, ~19 min
+    python experiments/graph_lstm.py --seeds 1 --train_steps 300  # a quick look
+    python experiments/graph_lstm.py --checkpoint_every 500       # crash-safe: save every 500
     python experiments/graph_lstm.py --checkpoint_every 500 --resume   # continue after a kill
 
-Trains every model for --steps steps on fresh random waves (seeds vmapped) and scores all of
-them on the same 512 held-out sequences.  A resumed run computes exactly what the
+Trains every model for --train_steps steps on fresh random waves (seeds vmapped) and scores all
+of them on the same --eval_batch held-out sequences.  A resumed run computes exactly what the
 uninterrupted run computes; it must use the same settings (else exit 2).
 
-Writes to --out:
+Writes to --run_dir:
   graph_lstm.csv          per model and seed: held-out wave F1, fire F1, accuracy, loss
   graph_lstm_steps.csv    per model, seed and training step: loss, accuracy, wave F1, fire F1
                           and gradient norm on that step's training batch
-  graph_lstm.json         command, settings, mean +- std per model, the rule's ceiling, timings
+  graph_lstm.json         command, machine, settings, mean +- std per model, the rule's
+                          ceiling, timings
   graph_lstm.png          loss curves, F1 bars and one held-out sequence with every prediction
   graph_lstm_checkpoints/<model>/ckpt-<step>.msgpack   with --checkpoint_every
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-
-from rnn_gnn import cli, files
-from rnn_gnn.checkpoint import CheckpointError  # noqa: E402
-from rnn_gnn.graph import comparison, figures  # noqa: E402
-from rnn_gnn.graph import graph_lstm as gl  # noqa: E402
+from rnn_gnn import cli, files  # noqa: E402
+from rnn_gnn.graph import comparison, figures, forecast, wave_scores, waves  # noqa: E402
+from rnn_gnn.graph.graph_lstm import MODELS  # noqa: E402
 from rnn_gnn.plotting import plt  # noqa: E402
 
-TASK = gl.Task()
+TASK = waves.Task()
 METRICS = ("wave_f1", "fire_f1", "accuracy", "loss")
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
+    # gcn_window is the variant's (comparison.variants), not a setting of the run.
+    cli.add_config_flags(p, forecast.Config, skip=("gcn_window",))
     p.add_argument("--seeds", type=cli.positive(int), default=3,
-                   help="runs per model, seeds 0..N-1 (default: 3)")
-    p.add_argument("--steps", type=cli.positive(int), default=gl.Config.train_steps,
-                   help=f"training steps per model (default: {gl.Config.train_steps})")
+                   help="runs per model, seeds 0..N-1")
     p.add_argument("--log_every", type=cli.positive(int), default=100,
-                   help="steps per compiled call, between progress updates (default: 100)")
+                   help="steps per compiled call, between progress updates")
     p.add_argument("--checkpoint_every", type=int, default=0,
-                   help="save every N steps, a multiple of --log_every (default: 0, no saves)")
+                   help="save every N steps, a multiple of --log_every (0: no saves)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoints in OUT/graph_lstm_checkpoints")
-    p.add_argument("--out", type=cli.out_dir, default=Path("results/gnn"),
-                   help="output directory (default: results/gnn)")
+                   help="continue from the newest checkpoints in RUN_DIR/graph_lstm_checkpoints")
+    p.add_argument("--run_dir", type=cli.out_dir, default=Path("results/graph_lstm"),
+                   help="output directory")
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
@@ -67,41 +62,35 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = dataclasses.replace(gl.Config(), train_steps=args.steps)
+    cfg = cli.config_from_args(args, forecast.Config)
     seeds = list(range(args.seeds))
     variants = comparison.variants(TASK)
     start, cpu_start = time.time(), time.process_time()
-    try:
-        runs = comparison.train_all(
-            TASK, cfg, seeds, checkpoint_root=args.out / "graph_lstm_checkpoints",
-            checkpoint_every=args.checkpoint_every, resume=args.resume,
-            log_every=args.log_every, progress=not args.no_progress,
-            log=lambda line: print(line, flush=True))
-    except CheckpointError as e:
-        raise cli.UsageError(str(e))
+    runs = comparison.train_all(
+        TASK, cfg, seeds, checkpoint_root=args.run_dir / "graph_lstm_checkpoints",
+        checkpoint_every=args.checkpoint_every, resume=args.resume, log_every=args.log_every,
+        progress=not args.no_progress, log=lambda line: print(line, flush=True))
     wall, cpu = time.time() - start, time.process_time() - cpu_start
-    graph = gl.make_graph(TASK)
-    ceiling = gl.rule_ceiling(TASK, graph, gl.TEST_KEY, cfg.eval_batch)
-    example = gl.example_predictions(TASK, cfg, graph, {
+    graph = waves.make_graph(TASK)
+    ceiling = wave_scores.rule_ceiling(TASK, graph, forecast.TEST_KEY, cfg.eval_batch)
+    example = forecast.example_predictions(TASK, cfg, graph, {
         v.label: (v.model, runs[v.label][0]) for v in variants})
     rows = comparison.result_rows(runs, seeds)
-    out = args.out
+    out = args.run_dir
     files.write_csv(out / "graph_lstm.csv", rows)
     files.write_csv(out / "graph_lstm_steps.csv", [
         row for label, (_, history, _) in runs.items()
         for row in comparison.step_rows(label, history, seeds)])
     files.write_json(out / "graph_lstm.json", {
-        "command": " ".join(["python", sys.argv[0]]
-                            + (sys.argv[1:] if argv is None else list(argv))),
+        **files.run_record(argv),
         "task": dataclasses.asdict(TASK), "config": dataclasses.asdict(cfg), "seeds": seeds,
         "summary (mean, std over seeds)": {
             label: {m: [float(test[m].mean()), float(test[m].std())] for m in METRICS}
             for label, (_, _, test) in runs.items()},
         "rule_on_hidden_state": {m: float(ceiling[m]) for m in ("wave_f1", "fire_f1", "accuracy")},
-        "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-        "machine": f"{platform.machine()} {platform.processor()}, {os.cpu_count()} CPUs",
-        "runs": rows})
-    fig = figures.wave_comparison(variants, runs, ceiling, example, TASK)
+        "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "runs": rows})
+    fig = figures.wave_comparison(variants, runs, ceiling, example, TASK,
+                                  {v.label: MODELS[v.model].initialiser for v in variants})
     files.save_figure(fig, out / "graph_lstm.png")
     plt.close(fig)
     print(f"rule on the hidden state (ceiling): wave F1 {ceiling['wave_f1']:.3f}; "

@@ -123,14 +123,14 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("generate", ["--checkpoint", "garbage.bin"], "not an rnn_gnn checkpoint"),
     ("generate", ["--run_dir", "old"], "no trained model"),
     ("generate", ["--run-dir", "old"], "unrecognized arguments"),   # one spelling only
-    ("gnn", ["--dataset", "imagenet"], "unknown dataset"),
-    ("gnn", ["--model", "gin"], "unknown model"),
+    ("gnn", ["--dataset", "imagenet"], "invalid choice"),
+    ("gnn", ["--model", "gin"], "invalid choice"),
     ("gnn", ["--dataset", "cora", "--data_dir", "no-data"], "not found"),
     ("gnn", ["--seeds", "0"], "must be > 0"),
     ("graph_lstm", ["--seeds", "0"], "must be > 0"),
-    ("graph_lstm", ["--steps", "many"], "expected a int"),
-    ("graph_lstm", ["--out", "a_file"], "not a directory"),
-    ("gnn", ["--out", "a_file"], "not a directory"),
+    ("graph_lstm", ["--train_steps", "many"], "expected a int"),
+    ("graph_lstm", ["--run_dir", "a_file"], "not a directory"),
+    ("gnn", ["--run_dir", "a_file"], "not a directory"),
     ("benchmark", ["--rows", "az"], "unknown row"),
     ("benchmark", ["--repeats", "0"], "must be > 0"),
     ("benchmark", ["--out", "a_file"], "not a directory"),
@@ -206,7 +206,7 @@ PROCESS_CASES = [
     ("palindrome", ["--lengths", "5,,x"], "--lengths"),
     ("train_text", ["--corpus", "missing.txt"], "does not exist"),
     ("generate", ["--checkpoint", "garbage.bin"], "not an rnn_gnn checkpoint"),
-    ("gnn", ["--model", "gin"], "unknown model"),
+    ("gnn", ["--model", "gin"], "invalid choice"),
 ]
 
 

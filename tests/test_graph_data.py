@@ -7,7 +7,6 @@ import collections
 import functools
 import hashlib
 import http.server
-import importlib.util
 import os
 import pickle
 import shutil
@@ -20,8 +19,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from conftest import load_experiment
 from rnn_gnn import cli
-from rnn_gnn.graph import data
+from rnn_gnn.errors import DataError
+from rnn_gnn.graph import data, download, planetoid, unpickle
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -29,13 +30,6 @@ except ImportError:  # NumPy < 2
     from numpy.core.multiarray import _reconstruct
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def gnn_cli():
-    spec = importlib.util.spec_from_file_location("gnn_cli", ROOT / "experiments" / "gnn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ----------------------------------------------------------------------------- real files
@@ -69,11 +63,11 @@ def test_citeseer_matches_the_standard_split(planetoid_dir):
 def test_the_library_does_not_look_beside_the_clone(planetoid_dir, tmp_path, monkeypatch):
     """Found only through the argument, $RNN_GNN_PLANETOID and the cache, never ../shared."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(data.PLANETOID_ENV, raising=False)
-    with pytest.raises(data.DataError, match="not found"):
-        data.find_planetoid("cora")
-    monkeypatch.setenv(data.PLANETOID_ENV, str(planetoid_dir))
-    assert data.find_planetoid("cora") == planetoid_dir
+    monkeypatch.delenv(download.PLANETOID_ENV, raising=False)
+    with pytest.raises(DataError, match="not found"):
+        download.find_planetoid("cora")
+    monkeypatch.setenv(download.PLANETOID_ENV, str(planetoid_dir))
+    assert download.find_planetoid("cora") == planetoid_dir
 
 
 # ----------------------------------------------------------------------------- small files
@@ -116,7 +110,7 @@ def write_planetoid(directory, name="tiny", protocol=4, **replace):
 
 
 def test_small_dataset_is_assembled_like_the_standard_loader(tmp_path):
-    tiny = data.load_planetoid("tiny", write_planetoid(tmp_path))
+    tiny = planetoid.load_planetoid("tiny", write_planetoid(tmp_path))
     features = np.asarray(tiny.graph.nodes.todense())
     assert features.shape == (9, 4)
     for v in (0, 1, 2, 3, 4, 5, 7, 8):           # every row landed on its own node
@@ -135,8 +129,8 @@ def test_small_dataset_is_assembled_like_the_standard_loader(tmp_path):
 def test_dense_features_and_big_endian_arrays_load_the_same(tmp_path):
     """Validation refuses only what is wrong: other plain layouts give the same dataset."""
     objects = tiny_objects()
-    want = data.load_planetoid("tiny", write_planetoid(tmp_path / "a"))
-    got = data.load_planetoid("tiny", write_planetoid(
+    want = planetoid.load_planetoid("tiny", write_planetoid(tmp_path / "a"))
+    got = planetoid.load_planetoid("tiny", write_planetoid(
         tmp_path / "b", allx=objects["allx"].toarray(), x=np.asfortranarray(objects["x"].toarray()),
         ally=objects["ally"].astype(">i8"), ty=objects["ty"].astype(np.uint8)))
     np.testing.assert_array_equal(got.labels, want.labels)
@@ -159,8 +153,8 @@ def test_pickle_that_would_run_a_command_is_refused(tmp_path):
     witness = tmp_path / "pwned"
     payload = pickle.dumps(RunsACommand(f"touch {witness}"), protocol=2)
     (directory / "ind.evil.x").write_bytes(payload)
-    with pytest.raises(data.RefusedPickle, match=r"refused to unpickle (posix|nt|os)\.system"):
-        data.load_planetoid("evil", directory)
+    with pytest.raises(unpickle.RefusedPickle, match=r"refused to unpickle (posix|nt|os)\.system"):
+        planetoid.load_planetoid("evil", directory)
     assert not witness.exists()
     # The same file through pickle itself really would run the command.
     pickle.loads((directory / "ind.evil.x").read_bytes())
@@ -169,10 +163,10 @@ def test_pickle_that_would_run_a_command_is_refused(tmp_path):
 
 def test_missing_files_name_the_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(data.PLANETOID_ENV, raising=False)
-    with pytest.raises(data.DataError, match="--data_dir.*--download"):
+    monkeypatch.delenv(download.PLANETOID_ENV, raising=False)
+    with pytest.raises(DataError, match="--data_dir.*--download"):
         data.load("cora")
-    with pytest.raises(data.DataError, match="unknown dataset"):
+    with pytest.raises(DataError, match="unknown dataset"):
         data.load("pubmedd")
 
 
@@ -275,8 +269,8 @@ def crafted_id(case):
 def test_crafted_file_is_one_line_data_error(tmp_path, suffix, content, match):
     """In this process: a crash (segfault, abort) would take the test run down with it."""
     directory = write_planetoid(tmp_path, "cora", **{suffix: content})
-    with pytest.raises(data.DataError) as error:
-        data.load_planetoid("cora", directory, allow_modified=True)
+    with pytest.raises(DataError) as error:
+        planetoid.load_planetoid("cora", directory, allow_modified=True)
     message = str(error.value)
     assert "\n" not in message and match in message, message
     assert message.startswith(str(directory / f"ind.cora.{suffix.replace('_', '.')}")), message
@@ -287,36 +281,36 @@ def test_memory_and_overflow_errors_become_the_data_error(tmp_path, monkeypatch)
     for error in (MemoryError, OverflowError):
         def fail(*args, error=error):
             raise error("cannot allocate")
-        monkeypatch.setattr(data, "assemble", fail)
-        with pytest.raises(data.DataError, match=f"too large to load .{error.__name__}"):
-            data.load_planetoid("tiny", directory)
+        monkeypatch.setattr(planetoid, "assemble", fail)
+        with pytest.raises(DataError, match=f"too large to load .{error.__name__}"):
+            planetoid.load_planetoid("tiny", directory)
 
 
 def test_published_names_must_hold_the_published_bytes(tmp_path):
     """A dataset named cora that is not the published Cora is refused before it is parsed,
     naming the first file that differs; ``allow_modified`` loads it (validated)."""
     directory = write_planetoid(tmp_path, "cora")
-    with pytest.raises(data.DataError, match=r"ind\.cora\.x: sha256 [0-9a-f]{12}\.\.\. is not "
+    with pytest.raises(DataError, match=r"ind\.cora\.x: sha256 [0-9a-f]{12}\.\.\. is not "
                                              r"the published 23cfa55d91c6\.\.\..*"
-                                             + data.ALLOW_MODIFIED_FLAG):
-        data.load_planetoid("cora", directory)
-    assert data.load_planetoid("cora", directory, allow_modified=True).graph.nodes.shape == (9, 4)
+                                             + planetoid.ALLOW_MODIFIED_FLAG):
+        planetoid.load_planetoid("cora", directory)
+    assert planetoid.load_planetoid("cora", directory, allow_modified=True).graph.nodes.shape == (9, 4)
 
 
 @pytest.fixture
 def cora_copy(planetoid_dir, tmp_path):
     directory = tmp_path / "cora"
     directory.mkdir()
-    for path in data.planetoid_files("cora", planetoid_dir).values():
+    for path in download.planetoid_files("cora", planetoid_dir).values():
         shutil.copyfile(path, directory / path.name)
     return directory
 
 
-@pytest.mark.parametrize("suffix", data.PLANETOID_SUFFIXES)
+@pytest.mark.parametrize("suffix", download.PLANETOID_SUFFIXES)
 def test_one_modified_published_file_is_named(cora_copy, suffix):
     path = cora_copy / f"ind.cora.{suffix}"
     path.write_bytes(path.read_bytes() + b"\n")
-    with pytest.raises(data.DataError) as error:
+    with pytest.raises(DataError) as error:
         data.load("cora", cora_copy)
     assert str(error.value).startswith(f"{path}: sha256 ") and "\n" not in str(error.value)
 
@@ -332,7 +326,7 @@ def run_gnn(directory, out, allow_modified: bool):
     """gnn.py on Cora from ``directory``; ``allow_modified`` lets crafted files past the hash
     check, so that they reach the validation."""
     argv = [sys.executable, "experiments/gnn.py", "--dataset", "cora", "--data_dir",
-            str(directory), "--out", str(out), "--seeds", "1", "--no_progress"]
+            str(directory), "--run_dir", str(out), "--seeds", "1", "--no_progress"]
     return subprocess.run(argv + ["--allow_modified"] * allow_modified, cwd=ROOT,
                           capture_output=True, text=True, timeout=600,  # a loaded machine
                           env=dict(os.environ, JAX_PLATFORMS="cpu"))
@@ -413,41 +407,41 @@ def server(tmp_path):
 def test_download_fills_the_cache_atomically_and_checks_hashes(tmp_path, server):
     url, served = server
     hashes = {s: hashlib.sha256(p.read_bytes()).hexdigest()
-              for s, p in data.planetoid_files("tiny", served).items()}
+              for s, p in download.planetoid_files("tiny", served).items()}
     cache = tmp_path / "cache"
     bad = dict(hashes, graph="0" * 64)
-    with pytest.raises(data.DataError, match="does not match"):
-        data.download_planetoid("tiny", cache, url=url, sha256=bad)
+    with pytest.raises(DataError, match="does not match"):
+        download.download_planetoid("tiny", cache, url=url, sha256=bad)
     assert not (cache / "ind.tiny.graph").exists()
     assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*"))
-    data.download_planetoid("tiny", cache, url=url, sha256=hashes)
-    for suffix, path in data.planetoid_files("tiny", cache).items():
+    download.download_planetoid("tiny", cache, url=url, sha256=hashes)
+    for suffix, path in download.planetoid_files("tiny", cache).items():
         assert path.read_bytes() == (served / path.name).read_bytes()
-    assert data.find_planetoid("tiny", cache) == cache
-    with pytest.raises(data.DataError, match="could not download"):
-        data.download_planetoid("absent", tmp_path / "other", url=url)
+    assert download.find_planetoid("tiny", cache) == cache
+    with pytest.raises(DataError, match="could not download"):
+        download.download_planetoid("absent", tmp_path / "other", url=url)
 
 
 def test_load_with_download_uses_the_cache(tmp_path, server, monkeypatch):
     url, _ = server
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv(data.PLANETOID_ENV, raising=False)
-    tiny = data.load_planetoid("tiny", download=True, url=url)
+    monkeypatch.delenv(download.PLANETOID_ENV, raising=False)
+    tiny = planetoid.load_planetoid("tiny", download=True, url=url)
     assert tiny.graph.nodes.shape == (9, 4)
-    assert data._complete("tiny", tmp_path / "xdg" / "rnn_gnn" / "planetoid")
+    assert download.is_complete("tiny", tmp_path / "xdg" / "rnn_gnn" / "planetoid")
 
 
 # ----------------------------------------------------------------------------- CLI errors
 
 @pytest.mark.parametrize("argv, message", [
-    (["--dataset", "pubmedd"], "unknown dataset 'pubmedd'"),
-    (["--model", "gin"], "unknown model 'gin'"),
+    (["--dataset", "pubmedd"], "invalid choice: 'pubmedd'"),
+    (["--model", "gin"], "invalid choice: 'gin'"),
     (["--seeds", "0"], "must be > 0"),
     (["--dataset", "cora", "--data_dir", "/nonexistent"], "--download"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        cli.run_main(gnn_cli().main, argv)
+        cli.run_main(load_experiment("gnn").main, argv)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err

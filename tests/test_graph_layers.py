@@ -11,7 +11,7 @@ from jax.experimental import sparse
 
 from reference import dense_adjacency, dense_gcn_layer, normalized_adjacency
 from rnn_gnn.graph import hops, layers
-from rnn_gnn.graph.data import graph_from_edges, pad_graphs
+from rnn_gnn.graph.graphs import graph_from_edges, pad_graphs
 
 
 def random_graph(rng, n, p, d=3, isolated=()):

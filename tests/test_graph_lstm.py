@@ -3,7 +3,6 @@ comparison's checkpoint / resume and per-step history."""
 
 import csv
 import dataclasses
-import importlib.util
 import os
 import subprocess
 import sys
@@ -15,15 +14,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import load_experiment
 from rnn_gnn import cells, checkpoint, cli, files
-from rnn_gnn.checkpoint import CheckpointError
-from rnn_gnn.graph import comparison
+from rnn_gnn.errors import CheckpointError
+from rnn_gnn.graph import comparison, forecast, wave_scores, waves
 from rnn_gnn.graph import graph_lstm as gl
 from reference import dense_adjacency, normalized_adjacency
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TASK = gl.Task(num_nodes=12, steps=30, refractory=4, spontaneous=0.02)
+TASK = waves.Task(num_nodes=12, steps=30, refractory=4, spontaneous=0.02)
 
 
 def numpy_graph_lstm(params, A_hat, x):
@@ -46,19 +46,19 @@ class GraphLSTMTest(chex.TestCase):
 
     @chex.variants(with_jit=True, without_jit=True)
     def test_graph_lstm_equals_numpy_equations(self):
-        graph = gl.make_graph(TASK)
+        graph = waves.make_graph(TASK)
         params = gl.graph_lstm_init(jax.random.PRNGKey(0), 1, 5)
         params = {k: v + 0.1 * jax.random.normal(jax.random.PRNGKey(i), v.shape)
                   for i, (k, v) in enumerate(sorted(params.items()))}   # non-zero biases too
         x = jax.random.normal(jax.random.PRNGKey(1), (2, 6, 12, 1))
         out = self.variant(gl.graph_lstm_apply)(params, graph, x)
-        chex.assert_shape(out, (2, 12, gl.NUM_CLASSES))
+        chex.assert_shape(out, (2, 12, waves.NUM_CLASSES))
         A_hat = normalized_adjacency(dense_adjacency(graph))
         chex.assert_trees_all_close(np.asarray(out), numpy_graph_lstm(params, A_hat, np.asarray(x)),
                                     atol=1e-5)
 
     def test_without_neighbour_weights_it_is_the_per_node_lstm(self):
-        graph = gl.make_graph(TASK)
+        graph = waves.make_graph(TASK)
         params = gl.graph_lstm_init(jax.random.PRNGKey(2), 1, 6)
         params = {k: (jnp.zeros_like(v) if k.endswith("a") else v) for k, v in params.items()}
         x = jax.random.bernoulli(jax.random.PRNGKey(3), 0.3, (3, 7, 12, 1)).astype(jnp.float32)
@@ -69,8 +69,8 @@ class GraphLSTMTest(chex.TestCase):
 
 
 def test_waves_obey_the_greenberg_hastings_rules():
-    graph = gl.make_graph(TASK)
-    x, y = gl.simulate(jax.random.PRNGKey(4), graph, TASK, 64)
+    graph = waves.make_graph(TASK)
+    x, y = waves.simulate(jax.random.PRNGKey(4), graph, TASK, 64)
     chex.assert_shape(x, (64, 30, 12, 2))
     chex.assert_shape(y, (64, 12))
     excited, spark = np.asarray(x[..., 0]) > 0, np.asarray(x[..., 1]) != 0
@@ -89,14 +89,14 @@ def test_waves_obey_the_greenberg_hastings_rules():
     assert np.all(spark[:, 0] == excited[:, 0])
     # The rule on the full hidden state (who is resting, which colour each wave carries)
     # predicts the next frame up to the unforeseeable sparks and colour ties.
-    ceiling = gl.rule_ceiling(TASK, graph, jax.random.PRNGKey(4), 64)
+    ceiling = wave_scores.rule_ceiling(TASK, graph, jax.random.PRNGKey(4), 64)
     assert ceiling["accuracy"] > 0.98 and ceiling["wave_f1"] > 0.9
 
 
 # ----------------------------------------------------------------------------- resumable runs
 
-TINY_TASK = gl.Task(num_nodes=10, steps=5, refractory=3, spontaneous=0.02)
-TINY = gl.Config(num_hidden=4, batch_size=4, eval_batch=8, train_steps=20)
+TINY_TASK = waves.Task(num_nodes=10, steps=5, refractory=3, spontaneous=0.02)
+TINY = forecast.Config(num_hidden=4, batch_size=4, eval_batch=8, train_steps=20)
 
 
 def resume_worker(out: Path) -> None:
@@ -168,22 +168,19 @@ def test_checkpoints_are_continued_only_when_asked_and_with_their_settings(tmp_p
 
 @pytest.mark.parametrize("argv, message", [
     ([], "holds checkpoints of an earlier run: pass --resume"),
-    (["--resume", "--steps", "500"], "other settings (config.train_steps 2000 -> 500)"),
+    (["--resume", "--train_steps", "500"], "other settings (config.train_steps 2000 -> 500)"),
     (["--checkpoint_every", "150"], "--checkpoint_every must be 0 or a multiple of --log_every"),
 ])
 def test_cli_refuses_to_resume_wrongly_in_one_line(tmp_path, argv, message, capsys):
     """Before any training: the first model's directory holds a checkpoint of the default run."""
-    spec = importlib.util.spec_from_file_location("graph_lstm_cli",
-                                                  ROOT / "experiments" / "graph_lstm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_experiment("graph_lstm")
     variant = comparison.variants(module.TASK)[0]
-    saved = comparison.settings(variant, module.TASK, gl.Config(), [0, 1, 2])
+    saved = comparison.settings(variant, module.TASK, forecast.Config(), [0, 1, 2])
     ckpt = tmp_path / "graph_lstm_checkpoints" / variant.key
     checkpoint.save_step(ckpt, 100, {"w": np.zeros(2)}, saved)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as done:
-        cli.run_main(module.main, ["--out", str(tmp_path), "--no_progress", *argv])
+        cli.run_main(module.main, ["--run_dir", str(tmp_path), "--no_progress", *argv])
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err

@@ -3,25 +3,21 @@ papers' model-selection rules."""
 
 import csv
 import dataclasses
-import importlib.util
 import json
 import re
-from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
+from conftest import load_experiment
 from rnn_gnn import cli
-from rnn_gnn.graph import classify, data
-
-ROOT = Path(__file__).resolve().parents[1]
+from rnn_gnn.graph import classify, download, figures, karate
+from rnn_gnn.train import make_step
 
 
 def gnn_cli():
-    spec = importlib.util.spec_from_file_location("gnn_cli", ROOT / "experiments" / "gnn.py")
-    gnn = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gnn)
-    return gnn
+    return load_experiment("gnn")
 
 
 def read_csv(path):
@@ -30,7 +26,7 @@ def read_csv(path):
 
 
 def test_karate_default_cli_learns_the_split_and_draws_it(tmp_path):
-    result = gnn_cli().main(["--seeds", "2", "--out", str(tmp_path), "--no_progress"])
+    result = gnn_cli().main(["--seeds", "2", "--run_dir", str(tmp_path), "--no_progress"])
     # Two labelled members (the leaders), 32 to classify; chance is about 0.5.
     assert np.all(result["test_accuracy"] >= 0.9), result["test_accuracy"]
     saved = json.loads((tmp_path / "karate_gcn.json").read_text())
@@ -55,7 +51,7 @@ def test_karate_default_cli_learns_the_split_and_draws_it(tmp_path):
 def test_flags_set_the_model_and_names_are_not_case_sensitive(tmp_path, capsys):
     argv = ["--dataset", "Karate", "--model", "GAT", "--seeds", "2", "--epochs", "3",
             "--hidden", "4", "--heads", "2", "--dropout", "0.1", "--learning_rate", "0.02",
-            "--weight_decay", "0", "--out", str(tmp_path), "--no_progress"]
+            "--weight_decay", "0", "--run_dir", str(tmp_path), "--no_progress"]
     gnn_cli().main(argv)
     stem = "karate_gat_hidden4_learning_rate0.02_dropout0.1_weight_decay0_heads2_epochs3"
     saved = json.loads((tmp_path / f"{stem}.json").read_text())
@@ -84,19 +80,21 @@ def test_paper_settings_are_the_defaults_and_help_prints_them(capsys):
     assert done.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in text and not re.search(r"--[a-z]+-[a-z]", text)
-    for flag, default in [("--hidden", "gcn 16, gat 8"), ("--heads", "default: 8"),
-                          ("--learning_rate", "gcn 0.01, gat 0.005"), ("--epochs", "gcn 200"),
-                          ("--dropout", "gcn 0.5, gat 0.6"), ("--weight_decay", "0.0005")]:
-        # the flag's own help (up to the next flag) names the paper's value
-        assert re.search(re.escape(flag) + r" [A-Z_]+ (?:(?! --).)*" + re.escape(default),
-                         text), flag
+    for flag, default in [("--hidden", "default: 16; --model gat: 8"), ("--heads", "default: 8"),
+                          ("--learning_rate", "default: 0.01; --model gat: 0.005"),
+                          ("--epochs", "default: 200; --model gat: 500"),
+                          ("--dropout", "default: 0.5; --model gat: 0.6"),
+                          ("--weight_decay", "default: 0.0005)")]:
+        # the flag's own help (up to the next flag, "--name METAVAR") names the papers' values
+        assert re.search(re.escape(flag) + r" [A-Z_]+ (?:(?! --[a-z_]+ [A-Z{]).)*"
+                         + re.escape(default), text), flag
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--heads", "4"], "--heads applies to --model gat only"),
-    (["--dropout", "1"], "must be in [0.0, 1.0)"),
-    (["--weight_decay=-1e-4"], "must be in [0.0, inf)"),
-    (["--dataset", "PubMed"], "unknown dataset 'PubMed'"),
+    (["--dropout", "1"], "dropout must be a drop probability in [0, 1), got 1.0"),
+    (["--weight_decay=-1e-4"], "weight_decay must be >= 0"),
+    (["--dataset", "PubMed"], "invalid choice: 'pubmed'"),
 ])
 def test_bad_settings_are_one_line_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as done:
@@ -107,19 +105,19 @@ def test_bad_settings_are_one_line_exit_2(argv, message, capsys):
 
 
 def test_planetoid_without_a_data_dir_says_how_to_pass_one(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv(data.PLANETOID_ENV, raising=False)
+    monkeypatch.delenv(download.PLANETOID_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
     with pytest.raises(SystemExit) as done:
-        cli.run_main(gnn_cli().main, ["--dataset", "Cora", "--out", str(tmp_path / "out")])
+        cli.run_main(gnn_cli().main, ["--dataset", "Cora", "--run_dir", str(tmp_path / "out")])
     assert done.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--data_dir" in err and data.PLANETOID_ENV in err, err
+    assert err.count("\n") == 1 and "--data_dir" in err and download.PLANETOID_ENV in err, err
     assert not (tmp_path / "out").exists()
 
 
 def test_gat_learns_karate():
     cfg = dataclasses.replace(classify.PAPER["gat"], epochs=100, selection="last")
-    _, history, result = classify.train_seeds(cfg, data.karate_club(), [0], progress=False)
+    _, history, result = classify.train_seeds(cfg, karate.karate_club(), [0], progress=False)
     assert history["loss"].shape == (1, 100)
     assert result["test_accuracy"][0] >= 0.8, result["test_accuracy"]     # chance: 0.5
 
@@ -136,3 +134,35 @@ def test_gat_selection_keeps_the_last_joint_best_and_stops_on_patience():
     # Epoch 4 improves loss with accuracy tied at its best: kept.  Patience 10 stops before 15.
     assert classify.gat_select(val_loss, val_acc, patience=10) == (4, True)
     assert classify.gat_select(val_loss, val_acc, patience=20) == (15, False)
+
+
+def test_the_trainer_step_is_the_runners_epoch():
+    """``make_trainer`` (what the benchmark times) updates exactly as ``train_seeds`` does;
+    with_eval adds the dropout-free evaluation as metrics without changing the update."""
+    cfg = dataclasses.replace(classify.config_for("gcn", "karate"), epochs=5)
+    club = karate.karate_club()
+    _, history, _ = classify.train_seeds(cfg, club, [3], progress=False)
+    trainer = classify.make_trainer(cfg, club)
+    state, step = trainer.init(classify.run_key(3)), jax.jit(make_step(trainer.loss_fn,
+                                                                        trainer.optimizer))
+    losses = []
+    for _ in range(5):
+        state, metrics = step(state)
+        losses.append(float(metrics["loss"]))
+    assert "val_accuracy" not in metrics and trainer.task is None
+    np.testing.assert_allclose(losses, history["loss"][0], rtol=1e-5)
+    assert losses[-1] < losses[0]
+
+
+def test_figures_say_what_bands_bars_and_inits_are():
+    cfg = dataclasses.replace(classify.PAPER["gat"], epochs=3, selection="last")
+    _, history, result = classify.train_seeds(cfg, karate.karate_club(), [0, 1], progress=False)
+    assert classify.describe(cfg) == "GAT (Glorot-uniform init)"
+    fig = figures.classification_curves(history, result, classify.describe(cfg))
+    for ax in fig.axes:
+        assert "shaded: mean +- 1 std over 2 seeds" in [t.get_text() for t in
+                                                        ax.get_legend().get_texts()]
+    fig, ax = figures.plt.subplots()
+    figures.label_zero_bars(ax, ax.bar([0, 1, 2], [0.0, 0.5, 0.001]))
+    assert [t.get_text() for t in ax.texts] == ["0", "", "0.001"]
+    figures.plt.close("all")

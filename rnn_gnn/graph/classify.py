@@ -13,6 +13,7 @@ then works on those arrays after training, exactly as each paper's code does whi
   neither improved (``gat_select``); report that epoch's test accuracy.
 
 Seeds are trained together: their states are stacked and the step is vmapped.
+``make_trainer`` is the step itself, for this runner and for the benchmark.
 """
 
 from __future__ import annotations
@@ -24,27 +25,50 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rnn_gnn.graph.data import NodeData
+from rnn_gnn import cli
+from rnn_gnn.errors import ConfigError
+from rnn_gnn.graph.graphs import NodeData
 from rnn_gnn.graph.models import MODELS
 from rnn_gnn.optimizers import make_optimizer
-from rnn_gnn.train import init_state, make_step, softmax_cross_entropy, train
+from rnn_gnn.train import Trainer, TrainState, init_state, softmax_cross_entropy, train
+
+SELECTIONS = ("kipf", "gat", "last")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One node-classification run; ``PAPER`` holds each paper's settings."""
-    model: str = "gcn"
-    hidden: int = 16
-    heads: int = 8           # GAT hidden-layer heads
-    output_heads: int = 1    # GAT output heads (averaged)
-    num_layers: int = 2      # GCN depth
-    dropout: float = 0.5
-    learning_rate: float = 0.01
-    weight_decay: float = 5e-4
-    epochs: int = 200
-    selection: str = "kipf"  # "kipf" (early stopping on val loss, last epoch) | "gat" | "last"
-    window: int = 10         # kipf: early-stopping window
-    patience: int = 100      # gat: epochs without improvement before stopping
+    """One node-classification run; ``PAPER`` holds each paper's settings (the defaults are
+    Kipf & Welling's GCN)."""
+    model: str = cli.field("gcn", "GCN (Kipf & Welling) or GAT (Velickovic et al.), any case",
+                           type=str.lower, choices=tuple(MODELS))
+    hidden: int = cli.field(16, "hidden units per layer, per head for GAT",
+                            type=cli.positive(int))
+    heads: int = cli.field(8, "GAT hidden-layer attention heads (gat only)",
+                           type=cli.positive(int))
+    output_heads: int = cli.field(1, "GAT output heads (averaged)", type=cli.positive(int))
+    num_layers: int = cli.field(2, "GCN depth", type=cli.positive(int))
+    dropout: float = cli.field(0.5, "drop probability, in [0, 1)")
+    learning_rate: float = cli.field(0.01, "Adam's learning rate", type=cli.positive(float))
+    weight_decay: float = cli.field(5e-4, "L2 on the weights each paper decays, >= 0")
+    epochs: int = cli.field(200, "most epochs (karate: at most 200)", type=cli.positive(int))
+    selection: str = cli.field("kipf", "kipf: early stopping on the val loss, last epoch; gat: "
+                               "best val accuracy and loss, patience; last: the last epoch",
+                               choices=SELECTIONS)
+    window: int = cli.field(10, "kipf: early-stopping window", type=cli.positive(int))
+    patience: int = cli.field(100, "gat: epochs without improvement before stopping",
+                              type=cli.positive(int))
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose from {', '.join(MODELS)}")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"unknown selection rule {self.selection!r}; choose from "
+                              f"{', '.join(SELECTIONS)}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be a drop probability in [0, 1), got "
+                              f"{self.dropout}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 PAPER = {
@@ -60,7 +84,7 @@ PAPER = {
 }
 
 
-# The settings the CLI exposes as flags (``experiments/gnn.py``); ``None`` keeps the paper's.
+# The settings ``experiments/gnn.py`` exposes as flags; ``None`` keeps the paper's.
 TUNABLE = ("hidden", "learning_rate", "dropout", "weight_decay", "heads", "epochs")
 
 
@@ -69,7 +93,7 @@ def config_for(model: str, dataset: str, **overrides) -> Config:
     the paper's value).  On the karate club validation and test are the same 32 members, so
     nothing is selected (``selection="last"``) and the epochs are capped at 200."""
     if model not in PAPER:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(PAPER)}")
+        raise ConfigError(f"unknown model {model!r}; choose from {', '.join(PAPER)}")
     cfg = PAPER[model]
     if dataset == "karate":
         cfg = dataclasses.replace(cfg, selection="last", epochs=min(cfg.epochs, 200))
@@ -85,14 +109,17 @@ def run_name(dataset: str, cfg: Config) -> str:
         f"_{k}{getattr(cfg, k):g}" for k in TUNABLE if getattr(cfg, k) != getattr(paper, k))
 
 
+def describe(cfg: Config) -> str:
+    """The model as figure titles name it, with its initialisation: ``GCN (Glorot-uniform
+    init)``."""
+    return f"{cfg.model.upper()} ({MODELS[cfg.model].initialiser} init)"
+
+
 def init_params(cfg: Config, key, data: NodeData):
     d = data.graph.nodes.shape[1]
     if cfg.model == "gcn":
         return MODELS["gcn"].init(key, d, data.num_classes, cfg.hidden, cfg.num_layers)
-    if cfg.model == "gat":
-        return MODELS["gat"].init(key, d, data.num_classes, cfg.hidden, cfg.heads,
-                                  cfg.output_heads)
-    raise ValueError(f"unknown model {cfg.model!r}; choose from {', '.join(MODELS)}")
+    return MODELS["gat"].init(key, d, data.num_classes, cfg.hidden, cfg.heads, cfg.output_heads)
 
 
 def make_optimizer_for(cfg: Config) -> optax.GradientTransformation:
@@ -174,9 +201,7 @@ def select_epoch(cfg: Config, val_loss, val_accuracy) -> tuple[int, bool]:
         return kipf_stop(val_loss, cfg.window)
     if cfg.selection == "gat":
         return gat_select(val_loss, val_accuracy, cfg.patience)
-    if cfg.selection == "last":
-        return len(val_loss) - 1, False
-    raise ValueError(f"unknown selection rule {cfg.selection!r}")
+    return len(val_loss) - 1, False    # "last"
 
 
 # ----------------------------------------------------------------------------- training
@@ -185,13 +210,23 @@ def run_key(seed: int):
     return jax.random.PRNGKey(seed)
 
 
-def init_states(cfg: Config, data: NodeData, seeds, optimizer=None):
+def make_trainer(cfg: Config, data: NodeData, with_eval: bool = False) -> Trainer:
+    """One step = one full-batch epoch on ``data``: the training update alone (what the
+    benchmark times), or ``with_eval`` also the dropout-free validation and test pass whose
+    numbers ``train_seeds`` records every epoch (``make_loss``).  ``init(key)`` splits the
+    run's key (``run_key``) into the init and the dropout keys."""
+    optimizer = make_optimizer_for(cfg)
+
+    def init(key) -> TrainState:
+        init_key, train_key = jax.random.split(key)
+        return init_state(init_params(cfg, init_key, data), optimizer, train_key)
+    return Trainer(make_loss(cfg, data, with_eval), optimizer, init)
+
+
+def init_runs(trainer: Trainer, seeds) -> TrainState:
     """Stacked TrainStates ``[len(seeds), ...]``, each seed's init and dropout keys its own."""
-    optimizer = optimizer or make_optimizer_for(cfg)
-    keys = jnp.stack([run_key(s) for s in seeds])
-    init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-    params = jax.vmap(lambda k: init_params(cfg, k, data))(init_keys)
-    return jax.vmap(lambda p, k: init_state(p, optimizer, k))(params, train_keys)
+    # TODO(init_runs): train.init_runs (helper H1) replaces this vmap once it is on the branch.
+    return jax.vmap(trainer.init)(jnp.stack([run_key(s) for s in seeds]))
 
 
 def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = 50, progress=True):
@@ -204,10 +239,9 @@ def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = 50, prog
     epoch's val/test accuracy, plus the final predictions.
     """
     seeds = list(seeds)
-    optimizer = make_optimizer_for(cfg)
-    state = init_states(cfg, data, seeds, optimizer)
-    state, history = train(make_loss(cfg, data), optimizer, state, cfg.epochs,
-                           log_every=log_every, vmapped=True, progress=progress)
+    trainer = make_trainer(cfg, data, with_eval=True)
+    state, history = train(trainer.loss_fn, trainer.optimizer, init_runs(trainer, seeds),
+                           cfg.epochs, log_every=log_every, vmapped=True, progress=progress)
     final = jax.device_get(jax.jit(jax.vmap(lambda p: evaluate(cfg, data, p)))(state.params))
     # The loss_fn's metrics at step t describe the parameters after t - 1 updates: shift them
     # by one and append the final evaluation, so that index e - 1 is "after e updates".
@@ -247,13 +281,3 @@ def seed_rows(result: dict) -> list[dict]:
              "test_accuracy": float(t)}
             for s, e, x, v, t in zip(result["seed"], result["epoch"], result["stopped_early"],
                                      result["val_accuracy"], result["test_accuracy"])]
-
-
-def make_epoch(cfg: Config, data: NodeData, seed: int = 0):
-    """One jitted training epoch for benchmarks: ``(epoch, state)`` with
-    ``epoch(state) -> (state, metrics)``: a single run, the same update ``train`` scans, without
-    the per-epoch validation pass."""
-    optimizer = make_optimizer_for(cfg)
-    init_key, train_key = jax.random.split(run_key(seed))
-    state = init_state(init_params(cfg, init_key, data), optimizer, train_key)
-    return jax.jit(make_step(make_loss(cfg, data, with_eval=False), optimizer)), state

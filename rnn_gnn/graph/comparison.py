@@ -5,8 +5,8 @@ resumable, and scored on the same held-out waves (``experiments/graph_lstm.py`` 
 GCN is the control that gets time as hand-made features (the last R + 1 frames, all a node's
 own state depends on).
 
-Checkpoints reuse the library's mechanism (``rnn_gnn.checkpoint.checkpointer`` / ``restore_or``,
-``rnn_gnn.checkpoint``): each variant saves its stacked state, RNG key included, every
+Checkpoints reuse the library's mechanism (``rnn_gnn.checkpoint.checkpointer`` /
+``restore_or``): each variant saves its stacked state, RNG key included, every
 ``checkpoint_every`` steps into its own directory, with the settings and the curves so far in
 the checkpoint's meta.  A resumed variant therefore computes exactly what the uninterrupted run
 computes.  ``check_resume`` runs for every variant before anything trains: a directory holding
@@ -23,8 +23,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from rnn_gnn import checkpoint
-from rnn_gnn.checkpoint import CheckpointError, checkpointer, restore_or
-from rnn_gnn.graph import graph_lstm as gl
+from rnn_gnn.checkpoint import checkpointer, restore_or
+from rnn_gnn.errors import CheckpointError
+from rnn_gnn.graph import forecast
+from rnn_gnn.graph.waves import Task
 
 # The per-step training metrics in ``history`` and in the per-step CSV (training batches).
 STEP_METRICS = ("loss", "accuracy", "wave_f1", "fire_f1", "grad_norm")
@@ -33,12 +35,12 @@ STEP_METRICS = ("loss", "accuracy", "wave_f1", "fire_f1", "grad_norm")
 class Variant(NamedTuple):
     label: str    # the table's and the legend's name
     key: str      # its checkpoint directory's name
-    model: str    # a key of graph_lstm.MODELS
+    model: str    # a key of rnn_gnn.graph.graph_lstm.MODELS
     window: int   # gcn: how many latest frames it reads as features
     short: str    # tick label of the bar chart
 
 
-def variants(task: gl.Task) -> tuple[Variant, ...]:
+def variants(task: Task) -> tuple[Variant, ...]:
     control = task.refractory + 1
     return (Variant("graph LSTM", "graph_lstm", "graph_lstm", 1, "graph\nLSTM"),
             Variant("LSTM per node (no graph)", "node_lstm", "node_lstm", 1, "LSTM\nper node"),
@@ -46,7 +48,7 @@ def variants(task: gl.Task) -> tuple[Variant, ...]:
             Variant(f"GCN, last {control} frames", "gcn_window", "gcn", control, "GCN\nwindow"))
 
 
-def settings(variant: Variant, task: gl.Task, cfg: gl.Config, seeds) -> dict:
+def settings(variant: Variant, task: Task, cfg: forecast.Config, seeds) -> dict:
     """What a checkpoint must have been made with to be resumed (its meta, less the curves)."""
     cfg = dataclasses.replace(cfg, gcn_window=variant.window)
     return {"model": variant.model, "task": dataclasses.asdict(task),
@@ -74,7 +76,7 @@ def check_resume(directory, wanted: dict, resume: bool) -> dict | None:
         return None
     if not resume:
         raise CheckpointError(f"{directory} holds checkpoints of an earlier run: pass --resume "
-                              f"to continue it, or choose another --out")
+                              f"to continue it, or choose another --run_dir")
     found = checkpoint.load_latest(directory)
     if found is None:
         raise CheckpointError(f"cannot resume: no intact checkpoint in {directory}")
@@ -92,11 +94,11 @@ def _join(a: dict, b: dict) -> dict:
             for k in {**a, **b}}
 
 
-def train_variant(variant: Variant, task: gl.Task, cfg: gl.Config, seeds, *,
+def train_variant(variant: Variant, task: Task, cfg: forecast.Config, seeds, *,
                   checkpoint_dir=None, checkpoint_every: int = 0, resume: bool = False,
                   log_every: int = 100, progress=True, log: Callable[[str], None] = print):
     """Train one variant for every seed (vmapped); returns ``(state, history, test)`` as
-    ``graph_lstm.train_model``, with ``history`` covering every step, resumed ones included.
+    ``forecast.train_model``, with ``history`` covering every step, resumed ones included.
 
     With ``checkpoint_dir`` an earlier run there is continued (``check_resume``) and, with
     ``checkpoint_every`` (a multiple of ``log_every``), the state is saved every that many steps.
@@ -108,7 +110,7 @@ def train_variant(variant: Variant, task: gl.Task, cfg: gl.Config, seeds, *,
     if checkpoint_dir is not None:
         saved = check_resume(checkpoint_dir, wanted, resume)
         if saved is not None:
-            template, _ = gl.init_runs(variant.model, cfg, seeds)
+            template = forecast.init_runs(forecast.make_trainer(variant.model, task, cfg), seeds)
             state, _ = restore_or(template, checkpoint_dir)
             previous = saved.get("history", {})
             log(f"{variant.label}: resuming from step {saved['step']} in {checkpoint_dir}")
@@ -120,13 +122,13 @@ def train_variant(variant: Variant, task: gl.Task, cfg: gl.Config, seeds, *,
             meta["history"] = _join(previous, {k: np.concatenate(v, -1)
                                                for k, v in history.items()})
         callback = checkpointer(checkpoint_dir, checkpoint_every, meta, then=with_history)
-    state, history, test = gl.train_model(variant.model, task, cfg, seeds, state=state,
-                                          callback=callback, log_every=log_every,
-                                          progress=progress)
+    state, history, test = forecast.train_model(variant.model, task, cfg, seeds, state=state,
+                                                callback=callback, log_every=log_every,
+                                                progress=progress)
     return state, _join(previous, {k: v for k, v in history.items() if k != "step"}), test
 
 
-def train_all(task: gl.Task, cfg: gl.Config, seeds, *, checkpoint_root=None,
+def train_all(task: Task, cfg: forecast.Config, seeds, *, checkpoint_root=None,
               checkpoint_every: int = 0, resume: bool = False, log_every: int = 100,
               progress: bool = True, log: Callable[[str], None] = print):
     """Every variant in turn (``train_variant``), with checkpoints in

@@ -13,7 +13,10 @@ def classification_curves(history: dict, result: dict, title: str):
     """Loss (left) and accuracy (right) per epoch, mean +- std over seeds (shaded), with the
     epochs the selection rule chose marked (``classify.train_seeds``' history and result)."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-    epochs = np.arange(1, history["loss"].shape[1] + 1)
+    seeds, num_epochs = history["loss"].shape
+    epochs = np.arange(1, num_epochs + 1)
+    band = matplotlib.patches.Patch(color="0.6", alpha=0.4,
+                                    label=f"shaded: mean +- 1 std over {seeds} seeds")
     for ax, names in ((ax_loss, ("loss", "val_loss")),
                       (ax_acc, ("accuracy", "val_accuracy", "test_accuracy"))):
         for name in names:
@@ -23,21 +26,29 @@ def classification_curves(history: dict, result: dict, title: str):
             ax.plot(epochs, mean, label=label, lw=1.2)
             ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=8)
+        ax.legend(handles=ax.get_legend_handles_labels()[0] + [band], fontsize=8)
         ax.grid(alpha=0.3)
     for e in result["epoch"]:
         ax_acc.axvline(e, color="k", alpha=0.15, lw=0.8)
-    ax_loss.set_ylabel("cross-entropy")
-    ax_acc.set_ylabel("accuracy (mean +- std over seeds)")
+    ax_loss.set_ylabel("cross-entropy (mean over seeds)")
+    ax_acc.set_ylabel("accuracy (mean over seeds)")
     ax_acc.set_ylim(0, 1.02)
     fig.suptitle(title + "  (grey lines: selected epochs)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
+def label_zero_bars(ax, bars, below: float = 0.005):
+    """Write the value on every bar too short to see (below ``below``; "0" for a zero bar), so
+    that a missing bar reads as a score of 0, not as a result left out."""
+    ax.bar_label(bars, labels=[f"{b.get_height():.2g}" if abs(b.get_height()) < below else ""
+                               for b in bars], fontsize=7, padding=2)
+
+
 def karate_clubs(node_data, prediction, accuracy: float, model: str):
     """Zachary's karate club, each member coloured by its predicted club (shape: true club;
-    black ring: labelled, red ring: misclassified)."""
+    black ring: labelled, red ring: misclassified); ``model`` names the model in the title
+    (``classify.describe``)."""
     import networkx as nx
     g = nx.karate_club_graph()
     pos = nx.spring_layout(g, seed=3)
@@ -63,18 +74,19 @@ def karate_clubs(node_data, prediction, accuracy: float, model: str):
                marker("o", None, "labelled (train)", mfc="none", mec="black", mew=2.5),
                marker("o", None, "misclassified", mfc="none", mec="red", mew=2.5)]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(f"Zachary's karate club: {model.upper()} trained on {len(train)} labelled "
-                 f"members; test accuracy {accuracy:.1%} (seed 0)", fontsize=10)
+    ax.set_title(f"Zachary's karate club: {model} trained on {len(train)} labelled "
+                 f"members;\ntest accuracy {accuracy:.1%} (seed 0)", fontsize=10)
     ax.axis("off")
     return fig
 
 
-def wave_comparison(variants, runs: dict, ceiling: dict, example, task):
+def wave_comparison(variants, runs: dict, ceiling: dict, example, task, initialisers: dict):
     """The graph-LSTM comparison: training loss per seed (box-smoothed), held-out F1 bars, and
     one held-out sequence with every model's next-frame prediction.
 
     ``variants``: ``comparison.variants(task)``; ``runs[label] = (state, history, test)``;
-    ``example = (frames [T, N, 2], target [N], {label: prediction [N]})``.
+    ``example = (frames [T, N, 2], target [N], {label: prediction [N]})``;
+    ``initialisers[label]``: what that model's weights start from (said in the legend).
     """
     fig = plt.figure(figsize=(13, 7.5))
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
@@ -86,17 +98,19 @@ def wave_comparison(variants, runs: dict, ceiling: dict, example, task):
         steps = np.arange(loss.shape[1])[-smooth.shape[1]:] + 1
         for i, run in enumerate(smooth):
             ax_loss.plot(steps, run, color=colour, lw=1, alpha=0.8,
-                         label=v.label if i == 0 else None)
+                         label=f"{v.label}; init {initialisers[v.label]}" if i == 0 else None)
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("training cross-entropy (box-smoothed, 50)")
+    ax_loss.set_title("one line per seed", fontsize=9)
     ax_loss.legend(fontsize=8)
     ax_loss.grid(alpha=0.3)
     x = np.arange(len(variants))
     for offset, metric, hatch in ((-0.2, "wave_f1", None), (0.2, "fire_f1", "//")):
         values = np.array([runs[v.label][2][metric] for v in variants])
-        ax_bar.bar(x + offset, values.mean(1), 0.38, yerr=values.std(1), color=colours,
-                   hatch=hatch, edgecolor="k", lw=0.5)
+        bars = ax_bar.bar(x + offset, values.mean(1), 0.38, yerr=values.std(1), color=colours,
+                          hatch=hatch, edgecolor="k", lw=0.5)
+        label_zero_bars(ax_bar, bars)
     ax_bar.axhline(ceiling["wave_f1"], color="k", ls="--", lw=1)
     ax_bar.legend(handles=[
         matplotlib.patches.Patch(facecolor="0.8", edgecolor="k",
@@ -108,7 +122,7 @@ def wave_comparison(variants, runs: dict, ceiling: dict, example, task):
     ax_bar.set_xticks(x, [v.short for v in variants], fontsize=8)
     ax_bar.set_ylim(0, 1.35)            # headroom for the legend above the bars
     ax_bar.set_yticks(np.linspace(0, 1, 6))
-    ax_bar.set_title("held-out test (mean +- std over seeds)", fontsize=9)
+    ax_bar.set_title("held-out test (bar: mean, whisker: +- 1 std over seeds)", fontsize=9)
     # One held-out sequence: nodes (rows, in ring order) over time, and the next frame.
     frames, target, predictions = example
     ax_seq = fig.add_subplot(grid[1, :])

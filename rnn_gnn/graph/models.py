@@ -12,7 +12,6 @@ a ``key``.  ``decay_mask(params)`` marks the weights each paper regularises with
 
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -21,10 +20,9 @@ import jax.numpy as jnp
 from rnn_gnn.graph.layers import dropout_features, gat_layer, gcn_layer
 
 
-def glorot(key, shape):
-    """Glorot-uniform U(-r, r), r = sqrt(6 / (fan_in + fan_out)), both papers' initialiser."""
-    r = math.sqrt(6.0 / (shape[0] + shape[-1]))
-    return jax.random.uniform(key, shape, minval=-r, maxval=r)
+# Glorot-uniform U(-r, r), r = sqrt(6 / (fan_in + fan_out)): both papers' initialiser.
+glorot = jax.nn.initializers.glorot_uniform()
+INITIALISER = "Glorot-uniform"
 
 
 # ----------------------------------------------------------------------------- GCN
@@ -96,9 +94,10 @@ class GraphModel(NamedTuple):
     init: Callable       # (key, input_dim, num_classes, **sizes) -> params
     apply: Callable      # (params, graph, key=None, dropout=0.0) -> logits [N, K]
     decay_mask: Callable  # params -> {name: bool}
+    initialiser: str     # what ``init`` draws the weights from (figure titles say it)
 
 
 MODELS = {
-    "gcn": GraphModel(gcn_init, gcn_apply, gcn_decay_mask),
-    "gat": GraphModel(gat_init, gat_apply, gat_decay_mask),
+    "gcn": GraphModel(gcn_init, gcn_apply, gcn_decay_mask, INITIALISER),
+    "gat": GraphModel(gat_init, gat_apply, gat_decay_mask, INITIALISER),
 }
