@@ -26,23 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 from rnn_gnn import cli, files
-from rnn_gnn.palindrome import figures, gradients
+from rnn_gnn.palindrome import figures, gradients, runner
 
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
-    presets = {"full": (gradients.FULL, "the study's sizes")}
-    cli.add_config_flags(p, gradients.Study, presets)
     p.add_argument("--log_every", type=cli.positive(int), default=100,
                    help="steps per compiled call: progress and divergence check")
-    p.add_argument("--run_dir", type=cli.out_dir,
-                   help="the run's directory (default: results/gradients, with --full "
-                        "results/gradients_full)")
-    args = cli.parse_with_presets(p, argv, presets)
-    args.run_dir = args.run_dir or Path("results/gradients" + ("_full" if args.preset else ""))
+    args = runner.parse_flags(p, argv, [gradients.Study], gradients.FULL, "the study's sizes", "gradients")
     return args, cli.config_from_args(args, gradients.Study)
 
 

@@ -23,23 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 from rnn_gnn import cli, files
-from rnn_gnn.palindrome import figures, optimizer_study
+from rnn_gnn.palindrome import figures, optimizer_study, runner
 
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
-    presets = {"full": (optimizer_study.FULL, "the thorough grid")}
-    cli.add_config_flags(p, optimizer_study.Study, presets)
     p.add_argument("--log_every", type=cli.positive(int), default=100,
                    help="steps per compiled call: progress and divergence check")
-    p.add_argument("--run_dir", type=cli.out_dir,
-                   help="the run's directory (default: results/optimizers, with --full "
-                        "results/optimizers_full)")
-    args = cli.parse_with_presets(p, argv, presets)
-    args.run_dir = args.run_dir or Path("results/optimizers" + ("_full" if args.preset else ""))
+    args = runner.parse_flags(p, argv, [optimizer_study.Study], optimizer_study.FULL, "the thorough grid", "optimizers")
     return args, cli.config_from_args(args, optimizer_study.Study)
 
 

@@ -24,28 +24,21 @@ from __future__ import annotations
 import dataclasses
 import io
 import time
-from pathlib import Path
 
 import numpy as np
 
 from rnn_gnn import cli, distributed, files, palindrome
-from rnn_gnn.palindrome import figures
+from rnn_gnn.palindrome import figures, runner
 from rnn_gnn.palindrome.runner import Config, Sweep
 
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
-    presets = {"full": (palindrome.FULL, "the study's protocol (Figure 1)")}
     p.add_argument("--model_type", default="both", choices=["rnn", "lstm", "both"],
                    help="which model(s) to train")
-    cli.add_config_flags(p, Config, presets, skip=("model_type",))
-    cli.add_config_flags(p, Sweep, presets)
     p.add_argument("--input_length", type=cli.positive(int),
                    help="train one length only: T-1 input digits (the original flag; replaces "
                         "--lengths)")
-    p.add_argument("--run_dir", type=cli.out_dir,
-                   help="the run's directory: results, figures, checkpoints (default: "
-                        "results/palindrome, with --full results/palindrome_full)")
     p.add_argument("--log_every", type=cli.positive(int), default=100,
                    help="steps per compiled call: progress, divergence check, checkpoints")
     p.add_argument("--smooth", type=cli.positive(int), default=10,
@@ -58,12 +51,12 @@ def parse_args(argv):
                    help="run the lengths' programs side by side on the first N devices "
                         "(default: all; on a CPU one device per core; the numbers do not "
                         "depend on N)")
-    args = cli.parse_with_presets(p, argv, presets)
+    args = runner.parse_flags(p, argv, [Config, Sweep], palindrome.FULL,
+                              "the study's protocol (Figure 1)", "palindrome", skip=("model_type",))
     if args.input_length is not None:
         args.lengths = (args.input_length + 1,)
     cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
               f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
-    args.run_dir = args.run_dir or Path("results/palindrome" + ("_full" if args.preset else ""))
     args.models = ["rnn", "lstm"] if args.model_type == "both" else [args.model_type]
     args.model_type = None   # per model below; the config's other fields come from the flags
     distributed.use_cpu_cores()

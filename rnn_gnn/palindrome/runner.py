@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from functools import partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -85,6 +86,23 @@ FULL = dict(lengths=tuple(range(5, 24, 2)), seeds=10, num_hidden=128, train_step
 def comma_list(text: str) -> tuple[str, ...]:
     """A flag's ``"rnn,lstm"`` as ``("rnn", "lstm")`` (a study's config checks the names)."""
     return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def parse_flags(parser, argv, configs, full: dict, what: str, experiment: str, skip=()):
+    """What every Part 1 CLI parses: each dataclass of ``configs`` as flags (``skip``: fields
+    the CLI spells its own way), ``--full`` (the values ``full``, the study's protocol: ``what``)
+    and ``--run_dir``: the run's directory, by default ``results/<experiment>`` and with
+    ``--full`` ``results/<experiment>_full``.  Returns the parsed args
+    (``cli.parse_with_presets``)."""
+    presets = {"full": (full, what)}
+    for config_cls in configs:
+        cli.add_config_flags(parser, config_cls, presets, skip=skip)
+    parser.add_argument("--run_dir", type=cli.out_dir,
+                        help=f"the run's directory: every file it writes goes there (default: "
+                             f"results/{experiment}, with --full results/{experiment}_full)")
+    args = cli.parse_with_presets(parser, argv, presets)
+    args.run_dir = args.run_dir or Path(f"results/{experiment}" + ("_full" if args.preset else ""))
+    return args
 
 
 def run_key(seed: int, length: int):
