@@ -4,7 +4,8 @@
     python experiments/launch.py --coordinator HOST0:4321 --num_processes N --process_id i \\
         -- experiments/palindrome.py --lengths 5:41:2
     # try it on one machine: N processes on 127.0.0.1, each with K (forced) CPU devices
-    python experiments/launch.py --local 2 --cpu_devices 2 -- experiments/palindrome.py --quick
+    python experiments/launch.py --local 2 --cpu_devices 2 -- experiments/palindrome.py \
+        --run_dir results/palindrome_2proc
 
 Each process calls ``jax.distributed.initialize`` and then runs the script unchanged: the
 script's mesh (``rnn_gnn.distributed.make_mesh``) spans the devices of every process, and each
@@ -15,6 +16,9 @@ the launcher then stops the others and exits with the failed process's status.
 Under srun or mpirun this launcher is not needed: every experiment joins the job that those
 start by itself (``rnn_gnn.distributed.initialize_from_environment``).  The launcher sets
 $RNN_GNN_DISTRIBUTED=0, so that the environment's job does not compete with its own arguments.
+
+Writes nothing itself: the script writes its own outputs (from process 0 only), to its own
+--run_dir.
 """
 
 from __future__ import annotations
@@ -39,8 +43,7 @@ os.environ[distributed.INIT_ENV] = "0"
 def parse_args(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
     split = argv.index("--") if "--" in argv else len(argv)
-    p = cli.ArgumentParser(description=__doc__,
-                           formatter_class=cli.argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__)
     p.add_argument("--local", type=cli.positive(int),
                    help="start this many processes on 127.0.0.1 (a one-machine trial)")
     p.add_argument("--coordinator", help="HOST:PORT of process 0, reachable from every host")

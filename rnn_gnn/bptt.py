@@ -51,11 +51,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_gnn import cells
-from rnn_gnn.cells import LSTM_GATES, LSTMState, lstm_fused_weights
-
-
-def _time_major(x):
-    return jnp.swapaxes(x, 0, 1)
+from rnn_gnn.cells import LSTM_GATES, LSTMState, lstm_fused_weights, time_major
 
 
 def _keep_if(m, new, old):
@@ -83,7 +79,7 @@ def _weight_grads(dz, x, h_prev):
 
 def rnn_forward(params, x, mask=None, unroll: int = 1):
     """Logits p(T) [B, K] and the residuals: x (time major), h(0..T-1) [T, B, n] and h(T)."""
-    x_tm = _time_major(x)
+    x_tm = time_major(x)
     h0 = jnp.zeros((x.shape[0], params["W_hh"].shape[0]), x.dtype)
 
     def step(h_prev, inputs):
@@ -118,7 +114,7 @@ def rnn_backward(params, residuals, dp, mask=None, unroll: int = 1):
         "W_ph": dp.T @ h_T,                          # (y_hat - y) h(T)^T
         "b_p": dp.sum(0),
     }
-    return grads, _time_major(da @ params["W_hx"])
+    return grads, time_major(da @ params["W_hx"])
 
 
 # ----------------------------------------------------------------------------- LSTM
@@ -143,7 +139,7 @@ def lstm_forward(params, x, mask=None, unroll: int = 1):
     """Logits p(T) and the residuals: x, the gates (g, i, f, o) [T, B, 4n], c(0..T-1), h(0..T-1)
     [T, B, n] and the final state."""
     W_x, W_h, b = lstm_fused_weights(params)
-    x_tm = _time_major(x)
+    x_tm = time_major(x)
     zeros = jnp.zeros((x.shape[0], W_h.shape[1]), x.dtype)
 
     def step(state, inputs):
@@ -181,7 +177,7 @@ def lstm_backward(params, residuals, dp, mask=None, unroll: int = 1):
         rows = slice(k * n, (k + 1) * n)
         grads[f"W_{gate}x"], grads[f"W_{gate}h"] = dW_x[rows], dW_h[rows]
         grads[f"b_{gate}"] = db[rows]
-    return grads, _time_major(dz @ W_x)
+    return grads, time_major(dz @ W_x)
 
 
 # ----------------------------------------------------------------------------- an LSTM layer

@@ -123,11 +123,6 @@ def lstm_fused_weights(params: Params):
     return W_x, W_h, b
 
 
-def sigmoid(x):
-    # One tanh instead of exp + divide: cheaper on CPU and exact to float rounding.
-    return 0.5 * jnp.tanh(0.5 * x) + 0.5
-
-
 def gate_scale(width: int, dtype=jnp.float32):
     """``a`` [4n]: 1 on the g block, 1/2 on the i, f, o blocks (see ``gate_activations``)."""
     n = width // 4
@@ -164,7 +159,9 @@ def lstm_step(W_h, state: LSTMState, x_proj) -> LSTMState:
 
 # ----------------------------------------------------------------------------- sequences
 
-def _time_major(x):
+def time_major(x):
+    """``[batch, time, ...]`` <-> ``[time, batch, ...]``: ``lax.scan`` steps over the leading
+    axis, so a sequence is scanned time-major."""
     return jnp.swapaxes(x, 0, 1)
 
 
@@ -188,7 +185,7 @@ def _scan(step, carry, xs, mask, unroll):
 
 def rnn_final_state(params: Params, x, mask=None, unroll: int = 1):
     """h(T) for ``x: [batch, time, d]``; h(0) = 0.  Returns [batch, n]."""
-    x_proj = _time_major(x @ params["W_hx"].T + params["b_h"])
+    x_proj = time_major(x @ params["W_hx"].T + params["b_h"])
     h0 = jnp.zeros((x.shape[0], params["W_hh"].shape[0]), x_proj.dtype)
     return _scan(lambda h, xp: rnn_step(params, h, xp), h0, x_proj, mask, unroll)
 
@@ -196,7 +193,7 @@ def rnn_final_state(params: Params, x, mask=None, unroll: int = 1):
 def lstm_final_state(params: Params, x, mask=None, unroll: int = 1) -> LSTMState:
     """(c(T), h(T)) for ``x: [batch, time, d]``; c(0) = h(0) = 0."""
     W_x, W_h, b = lstm_fused_weights(params)
-    x_proj = _time_major(x @ W_x.T + b)
+    x_proj = time_major(x @ W_x.T + b)
     n = W_h.shape[1]
     zeros = jnp.zeros((x.shape[0], n), x_proj.dtype)
     return _scan(lambda s, xp: lstm_step(W_h, s, xp), LSTMState(zeros, zeros), x_proj, mask, unroll)

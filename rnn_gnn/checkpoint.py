@@ -24,7 +24,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from rnn_gnn.errors import CheckpointError
+from rnn_gnn.errors import CheckpointError, ConfigError
 from rnn_gnn.files import atomic_write_bytes, is_main_process
 
 MAGIC = b"RNNGNN-CKPT-1\n"
@@ -54,12 +54,18 @@ def from_bytes(data: bytes, target=None, source: str = "checkpoint"):
         raise CheckpointError(f"{source} cannot be decoded: {e}") from None
     if target is None:
         return tree, meta
+    return restore(target, tree, source), meta
+
+
+def restore(target, tree, source: str = "checkpoint"):
+    """``tree`` (a checkpoint's state dict, as ``from_bytes`` without a target gives it)
+    restored into ``target``'s structure; every leaf must have its target's shape and dtype."""
     try:
         restored = serialization.from_state_dict(target, tree)
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{source} does not match the model: {e}") from None
     _check_leaves(target, restored, source)
-    return restored, meta
+    return restored
 
 
 def _dtype(x) -> np.dtype:
@@ -197,11 +203,59 @@ def checkpointer(directory, every: int, meta: dict | None = None, keep: int = 3,
 
 
 def restore_or(state, directory):
-    """Resume or start: the newest intact checkpoint in ``directory`` restored into
-    ``state``'s structure and shapes, as ``(restored, meta)``; ``(state, None)`` (the fresh
-    state itself) when there is none."""
+    """Resume or start, with no questions asked: ``(restored, meta)``, the newest intact
+    checkpoint in ``directory`` restored into ``state``'s structure, shapes and dtypes (as
+    device arrays), or ``(state, None)``, the fresh state itself, when there is none.  A CLI
+    that may find an earlier run's checkpoints calls ``resume``, which first checks that the
+    user asked to continue and that the settings match."""
     found = load_latest(directory, target=jax.device_get(state))
     if found is None:
         return state, None
     restored, meta, _ = found
     return jax.tree_util.tree_map(jax.numpy.asarray, restored), meta
+
+
+def resume(directory, state, settings: dict, resume: bool):
+    """Continue the run saved in ``directory``, or start afresh: ``(state, meta)``.
+
+    No checkpoint in ``directory``: ``(state, None)``, the fresh ``state`` itself.  Otherwise
+    the run continues only if ``resume`` is set and the newest intact checkpoint was made with
+    ``settings`` (each key of ``settings`` equal in its meta; nested dicts, e.g. a config,
+    compared key by key); it is restored into ``state``'s structure, shapes and dtypes and
+    returned with its meta.  Raises, touching nothing:
+
+    - ``CheckpointError``: checkpoints exist but ``resume`` is off (they are never overwritten
+      silently), none of them is intact, or the intact one does not fit ``state``;
+    - ``ConfigError``: it was made with other settings; the one-line message names them.
+    """
+    if not list_checkpoints(directory):
+        return state, None
+    if not resume:
+        raise CheckpointError(f"{directory} holds checkpoints of an earlier run: pass --resume "
+                              f"to continue it, or choose another --run_dir")
+    found = load_latest(directory)
+    if found is None:
+        raise CheckpointError(f"cannot resume: no intact checkpoint in {directory}")
+    tree, meta, path = found
+    changed = differences(meta, settings)
+    if changed:
+        raise ConfigError(f"cannot resume from {path}: it was made with other settings "
+                          f"({'; '.join(changed)})")
+    restored = restore(jax.device_get(state), tree, str(path))
+    return jax.tree_util.tree_map(jax.numpy.asarray, restored), meta
+
+
+def differences(saved: dict, wanted: dict) -> list[str]:
+    """Each setting of ``wanted`` whose value in ``saved`` differs, as ``"key old -> new"``
+    (``"config.num_hidden 64 -> 128"`` inside a nested dict)."""
+    out = []
+    for key, value in wanted.items():
+        old = saved.get(key)
+        if old is None and value is not None:
+            out.append(f"{key} not recorded")
+        elif isinstance(value, dict) and isinstance(old, dict):
+            out += [f"{key}.{k} {old.get(k)!r} -> {v!r}" for k, v in value.items()
+                    if old.get(k) != v]
+        elif old != value:
+            out.append(f"{key} {old!r} -> {value!r}")
+    return out

@@ -3,11 +3,13 @@
 A task is a pure ``loss_fn(params, key, task) -> (loss, metrics)``: it draws its own batch
 (or dropout mask) from ``key`` inside the compiled step, so the whole step, data included, is
 one XLA program.  ``task`` is any pytree of per-run settings (e.g. the palindrome length) that
-is vmapped alongside the state; it is ``None`` for a single run.  The loop runs ``log_every`` steps per compiled call (a ``lax.scan`` over steps),
-records every step's metrics, and can train many independent runs (seeds, lengths) side by side
-with ``jax.vmap`` when the state carries a leading run axis.
+is vmapped alongside the state; it is ``None`` for a single run.  The loop runs ``log_every``
+steps per compiled call (``make_chunk``: a ``lax.scan`` over steps), records every step's
+metrics, and can train many independent runs (seeds, lengths) side by side with ``jax.vmap``
+when the state carries a leading run axis (``init_runs``).
 
-Optimizers come from Optax by name; clipping by global norm is chained in front.
+Each part hands the loop a ``Trainer`` (its ``make_trainer``): loss, optimizer (from
+``rnn_gnn.optimizers``), a fresh state per run, and the run's task.
 """
 
 from __future__ import annotations
@@ -32,7 +34,23 @@ class TrainState(NamedTuple):
 
 
 def init_state(params, optimizer: optax.GradientTransformation, key) -> TrainState:
+    """Step 0 of a run: ``params``, the optimizer's fresh state, and ``key`` for the batches."""
     return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params), key)
+
+
+def init_run(init_params: Callable, optimizer: optax.GradientTransformation, key) -> TrainState:
+    """A fresh run from one key: ``init_params(k1)`` and batches drawn from ``k2``, where
+    ``(k1, k2) = split(key)``.  Every part starts its runs this way, so a run's numbers depend
+    on its own key only, never on which other runs share its sweep."""
+    init_key, train_key = jax.random.split(key)
+    return init_state(init_params(init_key), optimizer, train_key)
+
+
+def init_runs(init_params: Callable, optimizer: optax.GradientTransformation,
+              keys) -> TrainState:
+    """``init_run`` for every key of ``keys [runs, 2]``, stacked: a TrainState whose every leaf
+    has the leading run axis that ``train(..., vmapped=True)`` trains side by side."""
+    return jax.vmap(lambda key: init_run(init_params, optimizer, key))(keys)
 
 
 def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
@@ -60,8 +78,15 @@ def make_step(loss_fn: Callable, optimizer: optax.GradientTransformation):
 
 
 def make_chunk(loss_fn: Callable, optimizer, num_steps: int, vmapped: bool = False):
-    """A jitted ``(state, task) -> (state, metrics[num_steps])``: ``num_steps`` updates as one
-    ``lax.scan`` (one compiled call per chunk of steps; ``vmapped``: over stacked runs)."""
+    """``num_steps`` updates as one compiled call: ``chunk(state, task) -> (state, metrics)``.
+
+    The steps run as a ``lax.scan`` inside one ``jax.jit``, so Python is visited once per
+    chunk, not once per step; ``metrics`` holds every step's values, ``[num_steps]`` per metric
+    (``[runs, num_steps]`` when ``vmapped``: the state and ``task`` then carry a leading run
+    axis and the runs train side by side under ``jax.vmap``).  The input state is donated:
+    its buffers are reused for the output, so do not read it after the call.  This is what
+    ``train`` calls every ``log_every`` steps, and what the benchmark times.
+    """
     step = make_step(loss_fn, optimizer)
 
     def chunk(state, task):

@@ -1,4 +1,4 @@
-"""Gradient-flow measurements (rnn_gnn.analysis) against brute-force references."""
+"""Gradient-flow measurements (rnn_gnn.palindrome.gradients) against brute-force references."""
 
 import chex
 import jax
@@ -7,8 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from rnn_gnn import analysis, cells
-from rnn_gnn.palindrome import NUM_CLASSES, palindrome_batch
+from rnn_gnn import cells
+from rnn_gnn.palindrome import NUM_CLASSES, gradients, optimizer_study, palindrome_batch
 
 def _setup(model_type, input_dim, length, batch=4, n=8, seed=0, **init_kw):
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
@@ -40,9 +40,9 @@ def _loss_sum(model_type, params, state, y):
 @pytest.mark.parametrize("model_type,input_dim", [("rnn", 1), ("lstm", 10)])
 def test_step_gradients_equal_brute_force(model_type, input_dim):
     params, x, y = _setup(model_type, input_dim, length=6)
-    d_state, d_W = analysis.step_gradients(model_type, params, x, y)
+    d_state, d_W = gradients.step_gradients(model_type, params, x, y)
     S = x.shape[1]
-    W = analysis.recurrent_matrix(model_type, params)
+    W = gradients.recurrent_matrix(model_type, params)
 
     # dl/dh(t): differentiate the loss of the remaining steps with respect to the state at t.
     for t in range(S):
@@ -72,7 +72,7 @@ def test_step_gradients_equal_brute_force(model_type, input_dim):
 def test_rnn_terms_are_delta_times_previous_state():
     """SPEC 1.1 in NumPy: step t's term is delta(t) h(t-1)^T, delta(t) = dl/dh(t) * (1 - h(t)^2)."""
     params, x, y = _setup("rnn", 1, length=6)   # shapes of the test above: compiled once
-    d_h, d_W = map(np.asarray, analysis.step_gradients("rnn", params, x, y))
+    d_h, d_W = map(np.asarray, gradients.step_gradients("rnn", params, x, y))
     P = {k: np.asarray(v, np.float64) for k, v in params.items()}
     h = np.zeros((x.shape[0], P["W_hh"].shape[0]))
     hs = [h]
@@ -95,13 +95,13 @@ def test_padded_lengths_give_the_unpadded_flow(model_type="lstm"):
     params, _, _ = _setup(model_type, 10, max_length)
     stacked = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), params)
     key = jax.random.PRNGKey(3)
-    flow = analysis.palindrome_flow(model_type, stacked, jnp.array(lengths), 10, batch, key,
+    flow = gradients.palindrome_flow(model_type, stacked, jnp.array(lengths), 10, batch, key,
                                     max_length)
     for i, length in enumerate(lengths):
         x, y = palindrome_batch(key, batch, length, 10, max_length)
         pad = max_length - length
         p = jax.tree_util.tree_map(lambda a: a[i], stacked)
-        plain = analysis.gradient_flow(model_type, p, x[:, pad:], y)
+        plain = gradients.gradient_flow(model_type, p, x[:, pad:], y)
         for k in plain:
             chex.assert_trees_all_close(flow[k][i, pad:], plain[k], atol=1e-6, rtol=1e-5)
             chex.assert_trees_all_equal(flow[k][i, :pad], jnp.zeros(pad))
@@ -112,20 +112,20 @@ def test_rnn_gradient_vanishes_at_init_and_a_saturated_forget_gate_carries_it():
     shrinks geometrically going back in time, while an LSTM whose forget gates are ~1 keeps
     dl/dc(t) nearly constant."""
     params, x, y = _setup("rnn", 10, length=20, batch=32, n=32, init="pytorch")
-    flow = analysis.gradient_flow("rnn", params, x, y)
+    flow = gradients.gradient_flow("rnn", params, x, y)
     assert flow["dh"][0] < 1e-3 * flow["dh"][-1]
-    assert analysis.decay_rate(flow["dh"]) < 0.75
+    assert gradients.decay_rate(flow["dh"]) < 0.75
     params, x, y = _setup("lstm", 10, length=20, batch=32, n=32, init="pytorch", forget_bias=6.0)
-    flow = analysis.gradient_flow("lstm", params, x, y)
+    flow = gradients.gradient_flow("lstm", params, x, y)
     assert flow["dc"][0] > 0.5 * flow["dc"][-1]
-    assert analysis.decay_rate(flow["dc"]) > 0.95
+    assert gradients.decay_rate(flow["dc"]) > 0.95
 
 
 def test_history_helpers():
     r = 0.5
-    assert analysis.decay_rate(r ** np.arange(10, 0, -1.0)) == pytest.approx(r)
-    assert np.isnan(analysis.decay_rate([0.0, 0.0, 1.0]))
-    assert analysis.clipped_fraction([1.0, 11.0, 10.0, 30.0], 10.0) == 0.5
+    assert gradients.decay_rate(r ** np.arange(10, 0, -1.0)) == pytest.approx(r)
+    assert np.isnan(gradients.decay_rate([0.0, 0.0, 1.0]))
+    assert gradients.clipped_fraction([1.0, 11.0, 10.0, 30.0], 10.0) == 0.5
     acc = np.array([[0, 0, 1, 1, 1.0], [0, 1, 0, 1, 0.0]])
-    np.testing.assert_array_equal(analysis.steps_to(acc, 1.0), [3, 2])
-    np.testing.assert_array_equal(analysis.steps_to(acc, 1.0, width=2), [4, np.nan])
+    np.testing.assert_array_equal(optimizer_study.steps_to(acc, 1.0), [3, 2])
+    np.testing.assert_array_equal(optimizer_study.steps_to(acc, 1.0, width=2), [4, np.nan])

@@ -13,6 +13,7 @@ import pytest
 
 from rnn_gnn import checkpoint
 from rnn_gnn.checkpoint import CheckpointError
+from rnn_gnn.errors import ConfigError
 
 
 def test_directory_is_fsynced_after_the_rename_and_before_pruning(tmp_path, monkeypatch):
@@ -89,3 +90,26 @@ def test_load_latest_survives_a_file_pruned_between_listing_and_reading(tmp_path
     tree, meta, path = checkpoint.load_latest(tmp_path, target={"w": np.zeros(2, np.float32)})
     assert meta["step"] == 2 and path == checkpoint.step_path(tmp_path, 2)
     np.testing.assert_array_equal(tree["w"], [2.0, 2.0])
+
+
+def test_resume_continues_only_a_matching_run_and_only_when_asked(tmp_path):
+    fresh = {"w": np.zeros(2, np.float32)}
+    settings = {"config": {"n": 4, "init": "orthogonal"}, "lengths": [5]}
+    assert checkpoint.resume(tmp_path, fresh, settings, resume=False) == (fresh, None)
+    checkpoint.save_step(tmp_path, 5, {"w": np.ones(2, np.float32)}, settings)
+    with pytest.raises(CheckpointError, match="pass --resume"):
+        checkpoint.resume(tmp_path, fresh, settings, resume=False)
+    restored, meta = checkpoint.resume(tmp_path, fresh, settings, resume=True)
+    np.testing.assert_array_equal(restored["w"], [1.0, 1.0])
+    assert meta["step"] == 5 and meta["lengths"] == [5]
+    other = {"config": {"n": 8, "init": "orthogonal"}, "lengths": [5, 7], "seeds": [0]}
+    with pytest.raises(ConfigError) as err:
+        checkpoint.resume(tmp_path, fresh, other, resume=True)
+    assert "\n" not in str(err.value) and str(err.value).endswith(
+        "made with other settings (config.n 4 -> 8; lengths [5] -> [5, 7]; seeds not recorded)")
+    with pytest.raises(CheckpointError, match="shape"):
+        checkpoint.resume(tmp_path, {"w": np.zeros(3, np.float32)}, settings, resume=True)
+    path = checkpoint.list_checkpoints(tmp_path)[0]
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(CheckpointError, match="no intact checkpoint"):
+        checkpoint.resume(tmp_path, fresh, settings, resume=True)

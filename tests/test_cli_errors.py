@@ -88,7 +88,7 @@ def text_checkpoint(run_dir: Path, vocab: str = "ab .\n", **config) -> Path:
 # ----------------------------------------------------------------------------- cases
 
 TINY = ["--model_type", "lstm", "--lengths", "4", "--seeds", "1", "--num_hidden", "4",
-        "--train_steps", "10", "--log_every", "5", "--checkpoint_every", "5", "--out", "old"]
+        "--train_steps", "10", "--log_every", "5", "--checkpoint_every", "5", "--run_dir", "old"]
 
 FLAG_CASES = [  # (script, argv, words the message must contain)
     ("palindrome", ["--model_type", "gru"], "invalid choice"),
@@ -99,18 +99,18 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("palindrome", ["--learning_rate=-1e-3"], "must be > 0"),
     ("palindrome", ["--optimizer", "adamm"], "invalid choice"),
     ("palindrome", ["--log_every", "5", "--checkpoint_every", "7"], "multiple"),
-    ("palindrome", ["--out", "a_file"], "not a directory"),
+    ("palindrome", ["--run_dir", "a_file"], "not a directory"),
     ("palindrome", ["--devices", "0"], "must be > 0"),
     ("palindrome", ["--devices", "4096"], "devices"),
-    ("palindrome", ["--quick", "--full"], "not allowed"),
+    ("palindrome", ["--quick"], "unrecognized"),
     ("palindrome", ["--no_such_flag"], "unrecognized"),
-    ("gradients", ["--models", "gru"], "--models"),
-    ("gradients", ["--input_dims", "3"], "--input_dims"),
+    ("gradients", ["--models", "gru"], "models"),
+    ("gradients", ["--input_dims", "3"], "input_dims"),
     ("gradients", ["--lengths", "2"], "lengths"),
     ("gradients", ["--max_norm", "0"], "must be > 0"),
     ("optimizers", ["--optimizers", "sgd,adamx"], "adamx"),
     ("optimizers", ["--grid", "9"], "--grid"),
-    ("optimizers", ["--length", "1"], "--length"),
+    ("optimizers", ["--length", "1"], "length"),
     ("train_text", ["--corpus", "missing.txt"], "does not exist"),
     ("train_text", ["--corpus", "empty.txt"], "empty"),
     ("train_text", ["--corpus", "garbage.bin"], "UTF-8"),
@@ -134,8 +134,8 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("benchmark", ["--rows", "az"], "unknown row"),
     ("benchmark", ["--repeats", "0"], "must be > 0"),
     ("benchmark", ["--out", "a_file"], "not a directory"),
-    ("gradients", ["--out", "a_file"], "not a directory"),
-    ("optimizers", ["--out", "a_file"], "not a directory"),
+    ("gradients", ["--run_dir", "a_file"], "not a directory"),
+    ("optimizers", ["--run_dir", "a_file"], "not a directory"),
     ("train_text", ["--devices", "4096"], "devices"),
     ("train_text", ["--keep_prob", "1.5"], "keep_prob"),  # removed (--dropout); no book fetched
     ("train_text", ["--optimizer", "adamm"], "invalid choice"),

@@ -128,11 +128,11 @@ PALINDROME = [sys.executable, "experiments/palindrome.py", "--model_type", "rnn"
 
 def test_palindrome_survives_kill_9(tmp_path, env):
     ref, out = tmp_path / "ref", tmp_path / "killed"
-    run(PALINDROME + ["--out", str(ref)], env)
-    kills = kill_resume_loop(PALINDROME + ["--out", str(out), "--resume"], out,
+    run(PALINDROME + ["--run_dir", str(ref)], env)
+    kills = kill_resume_loop(PALINDROME + ["--run_dir", str(out), "--resume"], out,
                              out / "checkpoints" / "rnn", 5, env, seed=1)
     assert kills == KILLS
-    run(PALINDROME + ["--out", str(out), "--resume"], env)
+    run(PALINDROME + ["--run_dir", str(out), "--resume"], env)
     same_trees(checkpoint.step_path(ref / "checkpoints" / "rnn", 400),
                checkpoint.step_path(out / "checkpoints" / "rnn", 400))
     want, got = np.load(ref / "curves.npz"), np.load(out / "curves.npz")
@@ -143,7 +143,7 @@ def test_palindrome_survives_kill_9(tmp_path, env):
     # Killed after its last save but before its outputs: resuming trains nothing, and must
     # still write the same curves (the history travels in the checkpoint).
     (out / "curves.npz").unlink()
-    run(PALINDROME + ["--out", str(out), "--resume"], env)
+    run(PALINDROME + ["--run_dir", str(out), "--resume"], env)
     got = np.load(out / "curves.npz")
     for k in want:
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
@@ -187,7 +187,7 @@ def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, env):
     out = tmp_path / "nan"
     cmd = PALINDROME[:PALINDROME.index("--train_steps")] + [
         "--train_steps", "20", "--log_every", "1", "--checkpoint_every", "1", "--max_norm", "0",
-        "--learning_rate", "1e36", "--out", str(out)]  # diverges within a few steps
+        "--learning_rate", "1e36", "--run_dir", str(out)]  # diverges within a few steps
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr[-500:]
     assert "Traceback" not in done.stderr

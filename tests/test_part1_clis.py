@@ -1,7 +1,7 @@
 """experiments/gradients.py and experiments/optimizers.py: bad input is one line and exit 2,
-and the optimizer comparison's per-run learning rate is the named Optax optimizer's."""
+--help shows the examples and the outputs, the default run directories follow the preset, and
+the optimizer comparison's per-run learning rate is the named Optax optimizer's."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -9,59 +9,55 @@ from pathlib import Path
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
+from conftest import ROOT, load_experiment
 
-from rnn_gnn import cli
+from rnn_gnn import cli, errors
 from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from rnn_gnn.palindrome import Config, figures, optimizer_study
+from rnn_gnn.palindrome import gradients as gradient_study
 
 
 @pytest.fixture(scope="module")
 def gradients():
-    return _load("gradients")
+    return load_experiment("gradients")
 
 
 @pytest.fixture(scope="module")
 def optimizers():
-    return _load("optimizers")
+    return load_experiment("optimizers")
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--models", "rnn,gru"], "--models"),
-    (["--models", ""], "--models"),
-    (["--input_dims", "1,3"], "--input_dims"),
-    (["--lengths", "2,5"], "--lengths"),
-    (["--lengths", "5,5"], "duplicates"),
+    (["--models", "rnn,gru"], "models .* got 'rnn,gru'"),
+    (["--models", ""], "models"),
+    (["--input_dims", "1,3"], "input_dims"),
+    (["--models", "lstm,lstm"], "distinct"),
+    (["--lengths", "2,5"], "lengths"),
+    (["--lengths", "5,5"], "distinct"),
     (["--lengths", "five"], "--lengths"),
     (["--max_norm", "0"], "--max_norm"),
     (["--optimizer", "lion"], "--optimizer"),
-    (["--full", "--quick"], "not allowed"),
+    (["--quick"], "unrecognized"),
 ])
 def test_gradients_rejects(gradients, argv, message):
-    with pytest.raises(cli.UsageError, match=message):
+    with pytest.raises(errors.Error, match=message):
         gradients.parse_args(argv)
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--optimizers", "sgd,lion"], "--optimizers"),
-    (["--optimizers", "adam,adam"], "--optimizers"),
-    (["--length", "1"], "--length"),
-    (["--length", "0"], "--length"),
+    (["--optimizers", "sgd,lion"], "optimizers .* got .sgd,lion."),
+    (["--optimizers", "adam,adam"], "distinct"),
+    (["--length", "1"], "length"),
+    (["--length", "0"], "length"),
     (["--input_dim", "3"], "--input_dim"),
     (["--grid", "9"], "--grid"),
     (["--seeds", "-1"], "--seeds"),
 ])
 def test_optimizers_rejects(optimizers, argv, message):
-    with pytest.raises(cli.UsageError, match=message):
+    with pytest.raises(errors.Error, match=message):
         optimizers.parse_args(argv)
 
 
@@ -72,37 +68,65 @@ def test_optimizers_rejects(optimizers, argv, message):
 def test_bad_flag_is_one_line_exit_2_and_keeps_results(tmp_path, script, argv, kept):
     (tmp_path / kept).write_text("earlier results\n")
     proc = subprocess.run([sys.executable, str(ROOT / "experiments" / script), *argv,
-                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+                           "--run_dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"{script}: error: ") and proc.stderr.count("\n") == 1
     assert (tmp_path / kept).read_text() == "earlier results\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept]
 
 
-def test_out_must_be_a_directory(tmp_path, optimizers, gradients):
+def test_run_dir_must_be_a_directory(tmp_path, optimizers, gradients):
     f = tmp_path / "file"
     f.write_text("x")
     for module in (optimizers, gradients):
         with pytest.raises(cli.UsageError, match="not a directory"):
-            module.parse_args(["--out", str(f)])
+            module.parse_args(["--run_dir", str(f)])
 
 
-def test_learning_rate_grid_steps_along_1_3_10(optimizers):
-    assert optimizers.learning_rates("adam", 1) == [1e-3, 3e-3, 1e-2]
-    assert optimizers.learning_rates("sgd", 2) == [0.03, 0.1, 0.3, 1.0, 3.0]
-    assert optimizers.learning_rates("momentum", 0) == [0.1]
-    assert set(optimizers.CENTRES) == set(OPTIMIZERS)
+@pytest.mark.parametrize("name", ["gradients", "optimizers", "palindrome"])
+def test_default_run_dir_and_presets(name):
+    module = load_experiment(name)
+    plain, full = module.parse_args([])[0], module.parse_args(["--full"])[0]
+    assert plain.run_dir == Path(f"results/{name}") and plain.preset is None
+    assert full.run_dir == Path(f"results/{name}_full") and full.preset == "full"
+    given = module.parse_args(["--full", "--run_dir", "elsewhere"])[0]
+    assert given.run_dir == Path("elsewhere")
+
+
+def test_presets_fill_the_study_configs(gradients, optimizers):
+    assert gradients.parse_args([])[1].num_hidden == 64
+    assert gradients.parse_args(["--full"])[1].lengths == (5, 10, 15, 20, 25)
+    assert gradients.parse_args(["--full", "--num_hidden", "8"])[1].num_hidden == 8
+    study = optimizers.parse_args(["--full", "--optimizers", "sgd,adam"])[1]
+    assert study.optimizers == ("sgd", "adam") and study.grid == 2 and study.seeds == 5
+
+
+@pytest.mark.parametrize("name", ["gradients", "optimizers", "palindrome", "launch"])
+def test_help_shows_examples_outputs_and_real_defaults(name, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        load_experiment(name).parse_args(["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert f"python experiments/{name}.py" in text and "Writes" in text
+    assert "(default: None)" not in text and "--out " not in text and "--quick" not in text
+
+
+def test_learning_rate_grid_steps_along_1_3_10():
+    assert optimizer_study.learning_rates("adam", 1) == [1e-3, 3e-3, 1e-2]
+    assert optimizer_study.learning_rates("sgd", 2) == [0.03, 0.1, 0.3, 1.0, 3.0]
+    assert optimizer_study.learning_rates("momentum", 0) == [0.1]
+    assert set(optimizer_study.CENTRES) == set(OPTIMIZERS)
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_vmapped_learning_rates_equal_the_named_optimizer(optimizers, name):
+def test_vmapped_learning_rates_equal_the_named_optimizer(name):
     """Runs with rates lr_k stacked in one state update exactly as make_optimizer(name, lr_k)."""
     params = {"w": jnp.array([[0.5, -1.0], [2.0, 0.1]]), "b": jnp.array([0.3, -0.2])}
     grads = [jax.tree_util.tree_map(lambda p, k=k: jnp.sin(p * (k + 2)) * 5, params)
              for k in range(3)]
     lrs = [0.01, 0.1]
     stack = lambda tree: jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), tree)
-    opt = optimizers.tunable_optimizer(name, max_norm=1.0)
+    opt = optimizer_study.tunable_optimizer(name, max_norm=1.0)
     p = stack(params)
     s = jax.vmap(opt.init)(p)._replace(hyperparams={"learning_rate": jnp.array(lrs)})
     for g in grads:   # a few steps, so that momentum and second moments matter
@@ -116,3 +140,36 @@ def test_vmapped_learning_rates_equal_the_named_optimizer(optimizers, name):
             ref_p = optax.apply_updates(ref_p, updates)
         chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[r], p), ref_p,
                                     rtol=1e-6, atol=1e-7)
+
+
+def _texts(fig):
+    """Every title and legend entry of a figure."""
+    out = [fig._suptitle.get_text()] if fig._suptitle else []
+    for ax in fig.axes:
+        out.append(ax.get_title())
+        if ax.get_legend():
+            out += [t.get_text() for t in ax.get_legend().get_texts()]
+    return out
+
+
+def test_figures_state_the_initialisation_and_what_the_bands_are():
+    rng = np.random.default_rng(0)
+    lengths = [5, 9]
+    title = figures.sweep_title(Config(init="pytorch", forget_bias=0.0), 2, ["rnn", "lstm"])
+    assert "init pytorch (LSTM forget bias 0)" in title
+    finals = {m: {"accuracy": rng.uniform(size=(2, 2))} for m in ("rnn", "lstm")}
+    texts = _texts(figures.accuracy_vs_length(finals, lengths, title))
+    assert title in texts and texts.count("shaded: min..max over seeds") == 1
+    histories = {m: {k: rng.uniform(size=(2, 2, 30)) for k in ("loss", "accuracy")}
+                 for m in ("rnn", "lstm")}
+    assert title in _texts(figures.training_curves(histories, lengths, 5, title))
+    study = optimizer_study.Study(optimizers=("sgd", "adam"), seeds=2, smooth=5)
+    results = {n: {"lrs": [0.1, 0.3], "best": 1, "diverged_at": None,
+                   "diverged": np.zeros((2, 2), int), "val_accuracy": rng.uniform(size=(2, 2)),
+                   "history": {k: rng.uniform(size=(2, 2, 30)) for k in ("loss", "accuracy")}}
+               for n in study.optimizers}
+    for fig in (figures.optimizer_curves(study, results),
+                figures.learning_rate_grid(study, results)):
+        assert any("init orthogonal (LSTM forget bias 1)" in t for t in _texts(fig))
+    assert "shaded: min..max over seeds" in _texts(figures.optimizer_curves(study, results))
+    assert "init glorot" in figures.gradient_title(gradient_study.Study(init="glorot"))

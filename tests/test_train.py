@@ -214,3 +214,31 @@ def test_plan_spreads_lengths_over_devices_by_work():
     parts = P.plan([9], [0, 1, 2, 3], ["d0", "d1"])
     assert sorted(p.device for p in parts) == ["d0", "d1"]
     assert sorted(len(p.runs) for p in parts) == [2, 2]
+
+
+def test_init_runs_stacks_each_keys_own_run():
+    """A stacked run is the run its key makes alone: the same params and batch key."""
+    opt = O.make_optimizer("adam", 0.1)
+    init = lambda key: {"w": jax.random.normal(key, (3,))}
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    stacked = T.init_runs(init, opt, keys)
+    chex.assert_shape([stacked.step, stacked.params["w"]], [(3,), (3, 3)])
+    for r in range(3):
+        chex.assert_trees_all_equal(P.take(stacked, r), T.init_run(init, opt, keys[r]))
+    assert not np.allclose(stacked.params["w"][0], stacked.params["w"][1])
+
+
+def test_make_trainer_is_the_program_the_sweep_trains():
+    """The benchmark's path (make_trainer, make_chunk, init on the run's key) trains the
+    numbers train_sweep gives the same run."""
+    cfg = _sweep_cfg(model_type="rnn", train_steps=20)
+    trainer = P.make_trainer(cfg, 6)
+    chunk = T.make_chunk(trainer.loss_fn, trainer.optimizer, 20)
+    _, metrics = chunk(trainer.init(P.run_key(0, 6)), trainer.task)
+    _, history, _ = P.train_sweep(cfg, [6], [0], log_every=20, progress=False)
+    chex.assert_trees_all_close(metrics["loss"], history["loss"][0, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_length_listed_twice_is_one_program():
+    parts = P.plan([7, 7, 5], [0, 1], [None])
+    assert sorted((p.length, tuple(p.runs)) for p in parts) == [(5, (4, 5)), (7, (0, 1, 2, 3))]
