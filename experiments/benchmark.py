@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rnn_gnn import cli, distributed, files
 from rnn_gnn.benchmark import report, suite
-from rnn_gnn.graph.data import PLANETOID_ENV
+from rnn_gnn.graph.download import PLANETOID_ENV
 
 ROOT = Path(__file__).resolve().parents[1]   # the checkout whose palindrome.py row (e) runs
 

@@ -215,21 +215,21 @@ def restore_or(state, directory):
     return jax.tree_util.tree_map(jax.numpy.asarray, restored), meta
 
 
-def resume(directory, state, settings: dict, resume: bool):
-    """Continue the run saved in ``directory``, or start afresh: ``(state, meta)``.
+def check_resume(directory, settings: dict, resume: bool, upgrade: Callable | None = None):
+    """The checkpoint to continue from, ``(tree, meta, path)``, or None to start afresh (no
+    checkpoint in ``directory``); checked before anything trains.
 
-    No checkpoint in ``directory``: ``(state, None)``, the fresh ``state`` itself.  Otherwise
-    the run continues only if ``resume`` is set and the newest intact checkpoint was made with
-    ``settings`` (each key of ``settings`` equal in its meta; nested dicts, e.g. a config,
-    compared key by key); it is restored into ``state``'s structure, shapes and dtypes and
-    returned with its meta.  Raises, touching nothing:
+    Checkpoints there are continued only if ``resume`` is set and the newest intact one was
+    made with ``settings``: each key of ``settings`` equal in its meta (passed first through
+    ``upgrade``, for the meta of older code), nested dicts (e.g. a config) key by key.  Raises,
+    touching nothing:
 
     - ``CheckpointError``: checkpoints exist but ``resume`` is off (they are never overwritten
-      silently), none of them is intact, or the intact one does not fit ``state``;
+      silently), or none of them is intact;
     - ``ConfigError``: it was made with other settings; the one-line message names them.
     """
     if not list_checkpoints(directory):
-        return state, None
+        return None
     if not resume:
         raise CheckpointError(f"{directory} holds checkpoints of an earlier run: pass --resume "
                               f"to continue it, or choose another --run_dir")
@@ -237,10 +237,24 @@ def resume(directory, state, settings: dict, resume: bool):
     if found is None:
         raise CheckpointError(f"cannot resume: no intact checkpoint in {directory}")
     tree, meta, path = found
-    changed = differences(meta, settings)
+    changed = differences(upgrade(meta) if upgrade else meta, settings)
     if changed:
         raise ConfigError(f"cannot resume from {path}: it was made with other settings "
                           f"({'; '.join(changed)})")
+    return tree, meta, path
+
+
+def resume(directory, state, settings: dict, resume: bool, upgrade: Callable | None = None):
+    """Continue the run saved in ``directory``, or start afresh: ``(state, meta)``.
+
+    ``check_resume``, then the checkpoint restored into ``state``'s structure, shapes and
+    dtypes (``CheckpointError`` when it does not fit); ``(state, None)``, the fresh ``state``
+    itself, when there is no checkpoint.
+    """
+    found = check_resume(directory, settings, resume, upgrade)
+    if found is None:
+        return state, None
+    tree, meta, path = found
     restored = restore(jax.device_get(state), tree, str(path))
     return jax.tree_util.tree_map(jax.numpy.asarray, restored), meta
 
@@ -254,8 +268,13 @@ def differences(saved: dict, wanted: dict) -> list[str]:
         if old is None and value is not None:
             out.append(f"{key} not recorded")
         elif isinstance(value, dict) and isinstance(old, dict):
-            out += [f"{key}.{k} {old.get(k)!r} -> {v!r}" for k, v in value.items()
+            out += [f"{key}.{k} {_short(old.get(k))} -> {_short(v)}" for k, v in value.items()
                     if old.get(k) != v]
         elif old != value:
-            out.append(f"{key} {old!r} -> {value!r}")
+            out.append(f"{key} {_short(old)} -> {_short(value)}")
     return out
+
+
+def _short(value, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."

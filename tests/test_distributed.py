@@ -133,7 +133,7 @@ def _text(num_devices: int) -> dict:
     from rnn_gnn.text.model import init_params, make_loss
     params = init_params(jax.random.PRNGKey(0), 7, num_hidden=8, num_layers=2)
     data = jax.random.randint(jax.random.PRNGKey(1), (500,), 0, 7)
-    loss_fn = make_loss(batch_size=16, seq_length=6, keep_prob=0.5)
+    loss_fn = make_loss(batch_size=16, seq_length=6, dropout=0.5)
     mesh = distributed.make_mesh(num_devices) if num_devices > 1 else None
     params, data = distributed.replicate((params, data), mesh)
     with distributed.using(mesh):

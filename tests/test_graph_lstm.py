@@ -16,7 +16,7 @@ import pytest
 
 from conftest import load_experiment
 from rnn_gnn import cells, checkpoint, cli, files
-from rnn_gnn.errors import CheckpointError
+from rnn_gnn.errors import CheckpointError, ConfigError
 from rnn_gnn.graph import comparison, forecast, wave_scores, waves
 from rnn_gnn.graph import graph_lstm as gl
 from reference import dense_adjacency, normalized_adjacency
@@ -156,14 +156,14 @@ def test_checkpoints_are_continued_only_when_asked_and_with_their_settings(tmp_p
     variant = comparison.variants(TINY_TASK)[0]
     wanted = comparison.settings(variant, TINY_TASK, TINY, [0])
     ckpt = tmp_path / "graph_lstm"
-    assert comparison.check_resume(ckpt, wanted, resume=True) is None     # nothing to resume
+    assert checkpoint.check_resume(ckpt, wanted, resume=True) is None     # nothing to resume
     checkpoint.save_step(ckpt, 10, {"w": np.zeros(2)}, dict(wanted, history={}))
     with pytest.raises(CheckpointError, match="pass --resume"):
-        comparison.check_resume(ckpt, wanted, resume=False)
-    assert comparison.check_resume(ckpt, wanted, resume=True)["step"] == 10
+        checkpoint.check_resume(ckpt, wanted, resume=False)
+    assert checkpoint.check_resume(ckpt, wanted, resume=True)[1]["step"] == 10
     other = comparison.settings(variant, TINY_TASK, dataclasses.replace(TINY, train_steps=30), [0, 1])
-    with pytest.raises(CheckpointError, match=r"config\.train_steps 20 -> 30; seeds \[0\] -> \[0, 1\]"):
-        comparison.check_resume(ckpt, other, resume=True)
+    with pytest.raises(ConfigError, match=r"config\.train_steps 20 -> 30; seeds \[0\] -> \[0, 1\]"):
+        checkpoint.check_resume(ckpt, other, resume=True)
 
 
 @pytest.mark.parametrize("argv, message", [

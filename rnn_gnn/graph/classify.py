@@ -19,6 +19,7 @@ Seeds are trained together: their states are stacked and the step is vmapped.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +31,7 @@ from rnn_gnn.errors import ConfigError
 from rnn_gnn.graph.graphs import NodeData
 from rnn_gnn.graph.models import MODELS
 from rnn_gnn.optimizers import make_optimizer
-from rnn_gnn.train import Trainer, TrainState, init_state, softmax_cross_entropy, train
+from rnn_gnn.train import Trainer, TrainState, init_run, softmax_cross_entropy, train
 
 SELECTIONS = ("kipf", "gat", "last")
 
@@ -216,16 +217,12 @@ def make_trainer(cfg: Config, data: NodeData, with_eval: bool = False) -> Traine
     numbers ``train_seeds`` records every epoch (``make_loss``).  ``init(key)`` splits the
     run's key (``run_key``) into the init and the dropout keys."""
     optimizer = make_optimizer_for(cfg)
-
-    def init(key) -> TrainState:
-        init_key, train_key = jax.random.split(key)
-        return init_state(init_params(cfg, init_key, data), optimizer, train_key)
-    return Trainer(make_loss(cfg, data, with_eval), optimizer, init)
+    return Trainer(make_loss(cfg, data, with_eval), optimizer,
+                   partial(init_run, lambda key: init_params(cfg, key, data), optimizer))
 
 
 def init_runs(trainer: Trainer, seeds) -> TrainState:
     """Stacked TrainStates ``[len(seeds), ...]``, each seed's init and dropout keys its own."""
-    # TODO(init_runs): train.init_runs (helper H1) replaces this vmap once it is on the branch.
     return jax.vmap(trainer.init)(jnp.stack([run_key(s) for s in seeds]))
 
 

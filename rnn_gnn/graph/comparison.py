@@ -6,12 +6,12 @@ GCN is the control that gets time as hand-made features (the last R + 1 frames, 
 own state depends on).
 
 Checkpoints reuse the library's mechanism (``rnn_gnn.checkpoint.checkpointer`` /
-``restore_or``): each variant saves its stacked state, RNG key included, every
+``resume``): each variant saves its stacked state, RNG key included, every
 ``checkpoint_every`` steps into its own directory, with the settings and the curves so far in
 the checkpoint's meta.  A resumed variant therefore computes exactly what the uninterrupted run
 computes.  ``check_resume`` runs for every variant before anything trains: a directory holding
 checkpoints is continued only when asked, and only with the settings it was made with;
-otherwise it raises ``CheckpointError`` with one line.
+otherwise it raises ``CheckpointError`` or ``ConfigError`` with one line.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from rnn_gnn import checkpoint
-from rnn_gnn.checkpoint import checkpointer, restore_or
-from rnn_gnn.errors import CheckpointError
+from rnn_gnn.checkpoint import checkpointer
 from rnn_gnn.graph import forecast
 from rnn_gnn.graph.waves import Task
 
@@ -55,39 +54,6 @@ def settings(variant: Variant, task: Task, cfg: forecast.Config, seeds) -> dict:
             "config": dataclasses.asdict(cfg), "seeds": [int(s) for s in seeds]}
 
 
-def _differences(saved: dict, wanted: dict) -> list[str]:
-    out = []
-    for key, value in wanted.items():
-        old = saved.get(key)
-        if isinstance(value, dict) and isinstance(old, dict):
-            out += [f"{key}.{k} {old.get(k)!r} -> {v!r}" for k, v in value.items()
-                    if old.get(k) != v]
-        elif old != value:
-            out.append(f"{key} {old!r} -> {value!r}")
-    return out
-
-
-def check_resume(directory, wanted: dict, resume: bool) -> dict | None:
-    """The meta of the checkpoint in ``directory`` to continue from, or ``None`` to start
-    afresh (no checkpoint there).  Raises ``CheckpointError`` when checkpoints exist but
-    ``resume`` is off, when none of them is intact, or when they were made with other settings
-    than ``wanted``."""
-    if not checkpoint.list_checkpoints(directory):
-        return None
-    if not resume:
-        raise CheckpointError(f"{directory} holds checkpoints of an earlier run: pass --resume "
-                              f"to continue it, or choose another --run_dir")
-    found = checkpoint.load_latest(directory)
-    if found is None:
-        raise CheckpointError(f"cannot resume: no intact checkpoint in {directory}")
-    _, saved, path = found
-    changed = _differences(saved, wanted)
-    if changed:
-        raise CheckpointError(f"cannot resume from {path}: it was made with other settings "
-                              f"({'; '.join(changed)})")
-    return saved
-
-
 def _join(a: dict, b: dict) -> dict:
     """Metric dicts concatenated along the step axis (either may be empty)."""
     return {k: np.concatenate([np.asarray(d[k]) for d in (a, b) if k in d], -1)
@@ -108,10 +74,10 @@ def train_variant(variant: Variant, task: Task, cfg: forecast.Config, seeds, *,
     cfg = dataclasses.replace(cfg, gcn_window=variant.window)
     state, previous = None, {}
     if checkpoint_dir is not None:
-        saved = check_resume(checkpoint_dir, wanted, resume)
+        template = forecast.init_runs(forecast.make_trainer(variant.model, task, cfg), seeds)
+        restored, saved = checkpoint.resume(checkpoint_dir, template, wanted, resume)
         if saved is not None:
-            template = forecast.init_runs(forecast.make_trainer(variant.model, task, cfg), seeds)
-            state, _ = restore_or(template, checkpoint_dir)
+            state = restored
             previous = saved.get("history", {})
             log(f"{variant.label}: resuming from step {saved['step']} in {checkpoint_dir}")
     callback = None
@@ -139,7 +105,7 @@ def train_all(task: Task, cfg: forecast.Config, seeds, *, checkpoint_root=None,
     directory = (lambda v: None) if root is None else (lambda v: Path(root) / v.key)
     for v in variants(task):
         if directory(v) is not None:
-            check_resume(directory(v), settings(v, task, cfg, seeds), resume)
+            checkpoint.check_resume(directory(v), settings(v, task, cfg, seeds), resume)
     runs = {}
     for v in variants(task):
         runs[v.label] = train_variant(v, task, cfg, seeds, checkpoint_dir=directory(v),

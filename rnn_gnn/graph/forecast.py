@@ -6,6 +6,7 @@ seed scored on the same held-out sequences (``TEST_KEY``, which no training step
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ from rnn_gnn.graph.graph_lstm import MODELS
 from rnn_gnn.graph.wave_scores import f1_scores, scores
 from rnn_gnn.graph.waves import INPUT_DIM, NUM_CLASSES, Task, make_graph, simulate
 from rnn_gnn.optimizers import make_optimizer
-from rnn_gnn.train import Trainer, TrainState, init_state, train
+from rnn_gnn.train import Trainer, TrainState, init_run, train
 
 TEST_KEY = jax.random.PRNGKey(10**6)
 
@@ -58,17 +59,13 @@ def make_trainer(name: str, task: Task, cfg: Config) -> Trainer:
     """Model ``name`` on ``task``: one step = one batch of ``cfg.batch_size`` fresh sequences;
     ``init(key)`` splits the run's key into the init and the batch keys."""
     optimizer = make_optimizer("adam", cfg.learning_rate, cfg.max_norm)
-
-    def init(key) -> TrainState:
-        init_key, train_key = jax.random.split(key)
-        return init_state(init_params(name, init_key, cfg), optimizer, train_key)
-    return Trainer(make_loss(name, make_graph(task), task, cfg.batch_size), optimizer, init)
+    return Trainer(make_loss(name, make_graph(task), task, cfg.batch_size), optimizer,
+                   partial(init_run, lambda key: init_params(name, key, cfg), optimizer))
 
 
 def init_runs(trainer: Trainer, seeds) -> TrainState:
     """The stacked TrainState ``[len(seeds), ...]`` of one run per seed."""
     keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
-    # TODO(init_runs): train.init_runs (helper H1) replaces this vmap once it is on the branch.
     return jax.vmap(trainer.init)(keys)
 
 

@@ -109,17 +109,11 @@ def step(fused: dict, state, ids):
     return tuple(new), logits
 
 
-def make_loss(batch_size: int, seq_length: int, dropout: float = 0.0, *,
-              keep_prob: float | None = None):
+def make_loss(batch_size: int, seq_length: int, dropout: float = 0.0):
     """``loss_fn(params, key, data)`` for ``rnn_gnn.train.train``: draws ``batch_size`` random
     windows of ``data`` (int ids ``[N]``, passed as the loop's ``task``) and returns the mean
-    cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy.
-
-    ``dropout`` is the drop probability of ``forward``; ``keep_prob`` (= 1 - dropout) is still
-    accepted from callers written before it was replaced."""
-    if keep_prob is not None:
-        dropout = 1.0 - keep_prob
-
+    cross-entropy over all ``seq_length`` steps (nats/char) and the accuracy; ``dropout`` is
+    the drop probability of ``forward``."""
     def loss_fn(params, key, data):
         batch_key, dropout_key = jax.random.split(key)
         x, y = shard_batch(windows(batch_key, data, batch_size, seq_length))

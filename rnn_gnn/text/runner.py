@@ -44,7 +44,6 @@ from rnn_gnn.text.config import (ARCHITECTURE, Config, Monitor, config_from, def
                                  log_every, settings, validate)
 from rnn_gnn.text.figures import plot_history
 from rnn_gnn.text.model import transfer_vocab
-from rnn_gnn.text.resume import resume as resume_from   # becomes rnn_gnn.checkpoint.resume
 from rnn_gnn.text.sample import random_starts, sample
 from rnn_gnn.text.store import Model, load_model, save_model
 from rnn_gnn.text.trainer import make_trainer, schedule
@@ -108,9 +107,9 @@ def train_run(cfg: Config, monitor: Monitor, text: str, run_dir, *, corpus_name:
                              "sha256": corpus.sha256(init_from.path)}
         params = transfer_vocab(init_from.params, init_from.vocab, vocab, state.params)
         state = init_state(params, trainer.optimizer, state.key)
-    state, resumed = resume_from(state, run_dir, {"vocab": vocab,
-                                                  "config": dataclasses.asdict(cfg)},
-                                 requested=resume, upgrade=_upgraded)
+    state, resumed = checkpoint.resume(run_dir, state, {"vocab": vocab,
+                                                        "config": dataclasses.asdict(cfg)},
+                                       resume, upgrade=_upgraded)
     start = int(state.step)
     if resume:
         log(f"resuming {run_dir} at step {start}" if resumed is not None else
