@@ -1,4 +1,5 @@
-"""experiments/report.py: the docs' tables and figures are what the committed results give.
+"""experiments/report.py and rnn_gnn.report: the docs' tables and figures are what the
+committed results give.
 
 The check runs on the repository itself; the failure cases run on a copy of its docs in a
 temporary directory.  The table formatters of experiments without committed results yet are
@@ -16,6 +17,12 @@ import pytest
 
 from conftest import ROOT, load_experiment
 from rnn_gnn import cli
+from rnn_gnn.benchmark.harness import summarize
+from rnn_gnn.errors import DataError
+from rnn_gnn.palindrome.figures import sweep_title
+from rnn_gnn.palindrome.runner import Config
+from rnn_gnn.report import figures, render, tables
+from rnn_gnn.text.config import default_run_dir
 
 report = load_experiment("report")
 
@@ -45,21 +52,21 @@ def test_check_passes_on_the_repository(capsys):
 
 
 def test_every_generated_section_has_an_entry_and_the_docs_have_sections():
-    names = {name for doc in report.doc_paths(ROOT)
-             for name, _ in report.SECTION.findall(doc.read_text())}
-    assert names == set(report.TABLES)
+    names = {name for doc in render.doc_paths(ROOT)
+             for name, _ in render.SECTION.findall(doc.read_text())}
+    assert names == set(tables.TABLES)
 
 
 def test_changing_any_digit_of_a_generated_table_is_found(docs):
-    tables = {name: report.render(source, docs) for name, source in report.TABLES.items()}
+    built = {name: render.render(source, docs) for name, source in tables.TABLES.items()}
     tried = 0
-    for doc in report.doc_paths(docs):
+    for doc in render.doc_paths(docs):
         text = doc.read_text()
-        for m in report.SECTION.finditer(text):
+        for m in render.SECTION.finditer(text):
             for i in range(m.start(2), m.end(2)):
                 if text[i].isdigit():
                     changed = text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:]
-                    assert report.rebuild(changed, tables, doc)[1] == [m[1]], (doc, m[1], i)
+                    assert render.rebuild(changed, built, doc)[1] == [m[1]], (doc, m[1], i)
                     tried += 1
     assert tried > 50
 
@@ -116,10 +123,10 @@ def test_a_figure_from_other_data_or_copied_by_hand_fails(docs, capsys):
 
 def test_renders_are_deterministic():
     run = ROOT / "docs/results/palindrome_default"
-    first, second = (report.render_png(report.palindrome_accuracy_figure(run)) for _ in range(2))
+    first, second = (figures.render_png(figures.palindrome_accuracy_figure(run)) for _ in range(2))
     assert first == second
-    fig = report.palindrome_accuracy_figure(run)
-    assert report.png_fingerprint(io.BytesIO(first)) == report.fingerprint(fig)
+    fig = figures.palindrome_accuracy_figure(run)
+    assert figures.png_fingerprint(io.BytesIO(first)) == figures.fingerprint(fig)
     assert b"Software" not in first
 
 
@@ -139,7 +146,7 @@ def test_unknown_or_unpaired_markers_are_one_line_exit_2(docs, capsys):
     text = part1.read_text()
     part1.write_text(text + "\n<!-- report:nonsense -->\n| a |\n<!-- /report:nonsense -->\n")
     status, err = check(docs, capsys)
-    assert status == 2 and "'nonsense' has no entry in report.TABLES" in err
+    assert status == 2 and "'nonsense' has no entry in rnn_gnn.report.tables.TABLES" in err
     part1.write_text(text + "\n<!-- report:palindrome_default -->\n")
     status, err = check(docs, capsys)
     assert status == 2 and "a report marker without its pair" in err
@@ -161,17 +168,30 @@ def table_rows(text):
 
 
 def test_sig():
-    assert [report.sig(x) for x in (0.0296, 2.1e-5, 14.2, 46.4, 0.00133, 0.996, 0.0, None)] == \
+    assert [tables.sig(x) for x in (0.0296, 2.1e-5, 14.2, 46.4, 0.00133, 0.996, 0.0, None)] == \
         ["0.030", "2.1e-5", "14", "46", "0.0013", "1.0", "0", "-"]
 
 
 def test_palindrome_table_shows_disagreeing_seeds_and_the_run(tmp_path):
     run = ROOT / "docs/results/palindrome_default"
-    text = report.palindrome_table(run)
+    text = tables.palindrome_table(run)
     assert table_rows(text) == [
         ["Vanilla RNN", "1.000", "1.000", "0.552 (seeds: 1.000, 0.104)", "0.098"],
         ["LSTM", "1.000", "1.000", "1.000", "1.000"]]
     assert "`python experiments/palindrome.py`: 125.7 s wall" in text   # --out dropped
+    assert "; raw digits, 64 hidden, rmsprop lr 0.001, batch 128, init orthogonal (LSTM forget " \
+           "bias 1), mean of 2 seeds." in text
+
+
+def test_the_title_is_the_experiments_own_from_the_summarys_config(tmp_path):
+    # The committed run is the default run: its title is the one palindrome.py gives it.
+    run = ROOT / "docs/results/palindrome_default"
+    assert tables.palindrome_title(run) == sweep_title(Config(), 2, ["rnn", "lstm"])
+    summary = json.loads((run / "summary.json").read_text())
+    summary["config"]["hidden_units"] = 64
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DataError, match="summary.json: its config is not a palindrome Config"):
+        tables.palindrome_title(tmp_path)
 
 
 def test_gradients_table(tmp_path):
@@ -186,7 +206,7 @@ def test_gradients_table(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"config": {
         "models": ["rnn", "lstm"], "input_dims": [1], "lengths": [5, 20], "init": "orthogonal"},
         "results": results}))
-    assert table_rows(report.gradients_table(tmp_path)) == [
+    assert table_rows(tables.gradients_table(tmp_path)) == [
         ["orthogonal", "Vanilla RNN, raw digits", "0.25 / 0.0013", "0.70", "2.7 / 2.1e-5",
          "1.00 / 0.11"],
         ["orthogonal", "LSTM, raw digits: h / c", "0.25 / 0.0013 / c: 0.50 / 0.0026",
@@ -202,7 +222,7 @@ def test_clipping_table(tmp_path):
         row(1, 5, 10.0, 0.044, 50, 1.0), row(1, 20, 10.0, 0.0, 3, 0.11),
         row(1, 5, "none", 0.045, 60, 1.0), {**row(1, 20, "none", "", "", ""), "diverged_at": 7},
         row(10, 5, 10.0, 0.0, 1.04, 1.0), row(10, 20, 10.0, 0.01, 20.4, 1.0)])
-    assert table_rows(report.clipping_table(tmp_path)) == [
+    assert table_rows(tables.clipping_table(tmp_path)) == [
         ["Vanilla RNN, raw digits: clipped run / unclipped run", "4.4% / 4.5%",
          "0.0% / diverged at step 7"],
         ["Vanilla RNN, raw digits: accuracy clipped / unclipped", "1.00 / 1.00",
@@ -220,7 +240,7 @@ def test_optimizers_table(tmp_path):
         {**dict.fromkeys(base, ""), "optimizer": "adagrad", "diverged_at": 12}])
     (tmp_path / "summary.json").write_text(json.dumps({"learning_rates": {
         "adam": [0.001, 0.003, 0.01], "sgd": [0.1, 0.3, 1.0], "adagrad": [0.03, 0.1, 0.3]}}))
-    assert table_rows(report.optimizers_table(tmp_path)) == [
+    assert table_rows(tables.optimizers_table(tmp_path)) == [
         ["adam", "0.001, 0.003, 0.01", "0.01", "238 (2 of 2 seeds)", "1.000 ± 0.000", "7.3"],
         ["sgd", "0.1, 0.3, 1", "0.3", "- (0 of 2 seeds)", "0.579 ± 0.042", "7.3"],
         ["adagrad", "0.03, 0.1, 0.3", "-", "diverged at step 12", "-", "-"]]
@@ -243,15 +263,15 @@ def text_run(path, steps=(1000, 2000), dropout=0.25, average=0.999, command=None
 
 def test_text_tables(tmp_path):
     run = text_run(tmp_path / "grimms")
-    assert table_rows(report.text_curve_table(run, steps=(1000, 2000))) == [
+    assert table_rows(tables.text_curve_table(run, steps=(1000, 2000))) == [
         ["1,000", "1.900", "0.400", "1.890", "0.427", "1.912", "0.434"],
         ["2,000", "1.800", "0.400", "1.790", "0.427", "1.862", "0.434"]]
-    with pytest.raises(report.DataError, match="no validated row at step 5000"):
-        report.text_curve_table(run, steps=(5000,))
+    with pytest.raises(DataError, match="no validated row at step 5000"):
+        tables.text_curve_table(run, steps=(5000,))
     original = text_run(tmp_path / "original", dropout=0.0, average=0.0,
                         command="python experiments/train_text.py --dropout 0 --average_decay 0 "
                                 "--run_dir results/x")
-    assert table_rows(report.regularisation_table(original, run)) == [
+    assert table_rows(tables.regularisation_table(original, run)) == [
         ["`python experiments/train_text.py --dropout 0 --average_decay 0`", "none", "no",
          "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"],
         ["not recorded", "0.25", "0.999", "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"]]
@@ -266,11 +286,11 @@ def test_gnn_tables(tmp_path):
             "config": {"epochs": 200, "selection": selection},
             "runs": [{"seed": s, "stopped_early": s < fired} for s in range(10)]}))
     names = ("cora_gcn", "karate_gat")
-    assert table_rows(report.gnn_table(tmp_path, names)) == [
+    assert table_rows(tables.gnn_table(tmp_path, names)) == [
         ["Cora", "GCN", "81.40 +- 0.72 %", "81.5 % (Kipf & Welling 2017)",
          "Kipf's early stopping (fired in 1/10)", "120 s / 21 s"],
         ["karate club", "GAT", "81.40 +- 0.72 %", "-", "last epoch (200)", "120 s / 21 s"]]
-    assert table_rows(report.gnn_table(tmp_path, names, short=True))[0] == \
+    assert table_rows(tables.gnn_table(tmp_path, names, short=True))[0] == \
         ["Cora", "GCN", "81.40 +- 0.72 %", "81.5 % (Kipf & Welling 2017)"]
 
 
@@ -280,49 +300,108 @@ def test_graph_lstm_table(tmp_path):
             "wave_f1": [0.9671, 0.0012], "fire_f1": [0.98, 0.0], "accuracy": [0.99681, 0.0],
             "loss": [0.0213, 0.001]}},
         "rule_on_hidden_state": {"wave_f1": 0.969, "fire_f1": 0.98, "accuracy": 0.9969}}))
-    assert table_rows(report.graph_lstm_table(tmp_path)) == [
+    assert table_rows(tables.graph_lstm_table(tmp_path)) == [
         ["graph LSTM", "graph + time (recurrent)", "0.967 +- 0.001", "0.980 +- 0.000",
          "0.9968", "0.021"],
         ["rule applied to the true hidden state", "everything (ceiling)", "0.969", "0.980",
          "0.9969", "-"]]
 
 
-def test_benchmark_table_is_the_median_of_the_runs_and_counts_targets_met(tmp_path):
+def benchmark_json(path, **result):
+    """A benchmark.json as experiments/benchmark.py writes it: the run record and
+    ``suite.run``'s result (rows summarised by ``harness.summarize``)."""
+    path.mkdir()
+    (path / "benchmark.json").write_text(json.dumps({
+        "command": "python experiments/benchmark.py --run_dir results/b",
+        "machine": {"cpu": "AMD EPYC", "cores": 2, "backend": "cpu", "jax": "0.10.2"},
+        "settings": {"repeats": 3}, "environment": {
+            "date": "2027-01-02T03:04:05", "clock": "wall", "torch": "2.13.0+cpu",
+            "torch_threads": 2}, "results": [], "whole_runs": [], "study_sweep": [], **result}))
+    return path
+
+
+def test_benchmark_table_is_the_median_of_every_repeat_and_counts_targets_met(tmp_path):
     runs = []
-    for i, (ms, speedup) in enumerate([(3.9, 2.12), (3.4, 1.73), (3.6, 2.09)]):
-        run = tmp_path / f"run{i}"
-        run.mkdir()
-        (run / "benchmark.json").write_text(json.dumps({"results": [
-            {"name": "palindrome RNN", "unit": "step", "target": 2.0, "project_label": "p",
-             "torch_label": "t", "project_ms": ms, "torch_ms": ms * speedup,
-             "speedup": speedup}],
-            "whole_runs": [{"name": "default palindrome run",
-                            "command": "python experiments/palindrome.py", "wall_s": 120 + i,
-                            "compile_s": 13.0 + i},
-                           {"name": "--full", "command": "x", "note": "not measured"}]}))
-        runs.append(run)
-    rows = table_rows(report.benchmark_table(*runs))
+    for i, rounds in enumerate([[(3.9, 2.12), (3.4, 1.73)], [(3.6, 2.09)]]):
+        times = {"project": [ms / 1e3 for ms, _ in rounds],
+                 "torch": [ms * s / 1e3 for ms, s in rounds]}
+        runs.append(benchmark_json(tmp_path / f"run{i}", results=[
+            {"row": "a", "name": "palindrome RNN", "unit": "step", "target": 2.0,
+             "project_label": "p", "torch_label": "t", **summarize(times, 2.0)},
+            {"row": "d", "name": "GCN epoch Cora", "unit": "epoch", "target": 2.0,
+             "missing": "Cora not found"}],
+            whole_runs=[{"name": "default palindrome run",
+                         "command": "python experiments/palindrome.py", "wall_s": 120 + i,
+                         "compile_s": 13.0 + i},
+                        {"name": "--full", "command": "x", "note": "not measured"}]))
+    rows = table_rows(tables.benchmark_table(*runs))
+    assert len(rows) == 2                                   # no row for what was not measured
     assert rows[0][3:] == ["3.60 (3.40-3.90)", "7.52 (5.88-8.27)", "2.09x (1.73-2.12x)",
                            ">= 2x: met in 2 of 3"]
-    assert rows[1][3] == "121.0 s (120.0-122.0 s) wall, 14.0 s (13.0-15.0 s) compiling"
+    assert rows[1][3] == "120.5 s (120.0-121.0 s) wall, 13.5 s (13.0-14.0 s) compiling"
 
 
 def test_study_sweep_table_is_the_median_with_spread():
-    rows = table_rows(report.study_sweep_table(ROOT / "docs/results/benchmark_study_sweep"))
+    rows = table_rows(tables.study_sweep_table(ROOT / "docs/results/benchmark_study_sweep"))
     assert rows[0] == ["RNN", "2.95 (2.65-3.12)", "8.60 (7.90-9.16)", "2.75x (2.64-3.46x)"]
-    assert rows[2][1:3] == ["**4.88 h**", "**8.73 h**"]
+    assert rows[2][1:3] == ["**4.88 h**", "**8.73 h**"]      # the committed, older format
     assert "met in 5 of 5 repeats" in rows[2][3]
 
 
+def test_study_sweep_table_reads_the_current_format(tmp_path):
+    models = [{"row": "f", "name": f"study sweep {m}", "unit": "run-step", "runs": 100,
+               "protocol_steps": 10000,
+               **summarize({"project": [p / 1e3 for p in ps], "torch": [t / 1e3 for t in ts]})}
+              for m, ps, ts in (("RNN", [3.0, 2.5, 3.1], [8.0, 9.0, 7.5]),
+                                ("LSTM", [14.0, 15.0, 13.5], [22.0, 24.0, 20.0]))]
+    per_repeat = {s: [sum(ts) * 1e3 for ts in zip(*(m[f"{s}_ms_runs"] for m in models))]
+                  for s in ("project", "torch")}      # ms per run-step x 1e6 run-steps
+    total = {"row": "f", "name": "study protocol, both models", "target": 1.5,
+             **summarize(per_repeat, 1.5, unit="projected_s", scale=1.0)}
+    run = benchmark_json(tmp_path / "sweep", study_sweep=models + [total])
+    text = tables.study_sweep_table(run)
+    rows = table_rows(text)
+    assert rows[0] == ["RNN", "3.00 (2.50-3.10)", "8.00 (7.50-9.00)", "2.67x (2.42-3.60x)"]
+    assert rows[2][1:3] == ["**4.72 h (4.61-4.86 h)**", "**8.33 h (7.64-9.17 h)**"]
+    assert "target >= 1.5x: met in 3 of 3 repeats" in rows[2][3]
+    assert ("`python experiments/benchmark.py`, 2027-01-02, AMD EPYC (2 cores), JAX 0.10.2, "
+            "torch 2.13.0+cpu (2 threads), wall clock; median of 3 repeats") in text
+
+
 def test_experiments_table_times_come_from_committed_results(tmp_path):
-    rows = table_rows(report.experiments_table(tmp_path))
-    assert len(rows) == len(report.EXPERIMENTS)
+    rows = table_rows(tables.experiments_table(tmp_path))
+    assert len(rows) == len(tables.EXPERIMENTS)
     assert {r[2] for r in rows} == {"not yet measured"}
     (tmp_path / "palindrome_default").mkdir()
     (tmp_path / "palindrome_default/summary.json").write_text('{"wall_seconds": 125.7}')
-    rows = table_rows(report.experiments_table(tmp_path))
+    rows = table_rows(tables.experiments_table(tmp_path))
     assert rows[0][0] == "`python experiments/palindrome.py`" and rows[0][2] == "126 s"
     assert any("generate.py --temperature 0.5" in r[0] for r in rows)
+
+
+def test_the_full_protocols_projection_is_from_runs_of_the_protocol(tmp_path):
+    run = ROOT / "docs/results/palindrome_e2e_check"
+    assert tables.projected_protocol(run) == \
+        "not yet measured (projected 4.4 h from runs of 100 and 300 steps)"
+    shutil.copytree(run, tmp_path / "e2e")
+    summary = json.loads((run / "summary_300.json").read_text())
+    summary["config"]["num_hidden"] = 64
+    (tmp_path / "e2e/summary_300.json").write_text(json.dumps(summary))
+    with pytest.raises(DataError, match="summary_300.json is not a 300-step run of the --full"):
+        tables.projected_protocol(tmp_path / "e2e")
+
+
+@pytest.mark.parametrize("experiment", [e for e in tables.EXPERIMENTS
+                                        if e.output != "stdout"], ids=lambda e: e.command)
+def test_experiments_table_names_each_commands_default_output(experiment):
+    name, *flags = experiment.command.removeprefix("python experiments/").split()
+    cli_module = load_experiment(name.removesuffix(".py"))
+    args = cli_module.parse_args(flags)
+    args = args[0] if isinstance(args, tuple) else args
+    run_dir = args.run_dir
+    if run_dir is None:                  # train_text: decided from the book and the preset
+        run_dir = default_run_dir("grimms", args.preset == "quick")
+    assert str(run_dir) == experiment.output
 
 
 def test_training_curves_figure_from_curves_npz(tmp_path):
@@ -331,10 +410,10 @@ def test_training_curves_figure_from_curves_npz(tmp_path):
     curves = {f"{m}_{k}": rng.random((4, 2, 50)) for m in ("rnn", "lstm")
               for k in ("loss", "accuracy", "grad_norm")}
     np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
-    before = report.fingerprint(report.palindrome_curves_figure(tmp_path))
+    before = figures.fingerprint(figures.palindrome_curves_figure(tmp_path))
     curves["lstm_loss"][3, 1, 40] += 0.5
     np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
-    assert report.fingerprint(report.palindrome_curves_figure(tmp_path)) != before
+    assert figures.fingerprint(figures.palindrome_curves_figure(tmp_path)) != before
     (tmp_path / "curves.npz").write_bytes(b"not a zip")
-    with pytest.raises(report.DataError, match="curves.npz is not a readable"):
-        report.palindrome_curves_figure(tmp_path)
+    with pytest.raises(DataError, match="curves.npz is not a readable"):
+        figures.palindrome_curves_figure(tmp_path)

@@ -1,0 +1,510 @@
+"""The results tables of the docs, one formatter per table, each from the files its
+experiment writes; ``TABLES`` names the committed runs each generated section is made from.
+
+Repeated measurements are shown as the median with the range, ``median (min-max)``, and a
+target as "met in k of n": a table never shows the best repeat alone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from rnn_gnn.errors import DataError
+from rnn_gnn.palindrome.figures import sweep_title
+from rnn_gnn.palindrome.gradients import ENCODINGS
+from rnn_gnn.palindrome.runner import FULL, Config
+from rnn_gnn.plotting import MODEL_NAMES
+from rnn_gnn.report.results import Source, lookup, read_csv, read_json, shown
+
+
+# ----------------------------------------------------------------------------- number formats
+
+def sig(x: float | None, digits: int = 2) -> str:
+    """``digits`` significant digits, fixed notation from 0.001 to 9999 (``0.030``, ``14``),
+    else scientific (``2.1e-5``); None or NaN is ``-``."""
+    if x is None or not np.isfinite(x):
+        return "-"
+    rounded = float(f"{x:.{digits}g}")
+    if rounded == 0:
+        return "0"
+    if 1e-3 <= abs(rounded) < 1e4:
+        decimals = max(digits - 1 - int(np.floor(np.log10(abs(rounded)))), 0)
+        return f"{rounded:.{decimals}f}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def spread(values: Sequence[float], spec: str = ".2f", unit: str = "") -> str:
+    """Median and (min-max) of repeated measurements: never the best one alone."""
+    v = np.asarray(values, float)
+    if len(v) == 1:
+        return f"{v[0]:{spec}}{unit}"
+    return f"{np.median(v):{spec}}{unit} ({v.min():{spec}}-{v.max():{spec}}{unit})"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence], align: str = "") -> str:
+    """``align``: one character per column, ``l`` or ``r`` (default all ``l``)."""
+    align = align or "l" * len(header)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines) + "\n"
+
+
+def command_of(record: dict, where: Path) -> str:
+    """The command that made a result, without its output directory (where it was written is
+    not how)."""
+    command = record.get("command") or record.get("machine", {}).get("command")
+    if not command:
+        raise DataError(f"{shown(where)} records no command")
+    return re.sub(r"\s--(out|run_dir)(=|\s+)\S+", "", command)
+
+
+def model_name(model: str, input_dim: int | None = None) -> str:
+    name = MODEL_NAMES.get(model, model)
+    return name if input_dim is None else f"{name}, {ENCODINGS.get(input_dim, input_dim)}"
+
+
+# ----------------------------------------------------------------------------- Part 1
+
+def sweep_config(summary: dict, where: Path) -> Config:
+    """The ``Config`` of ``experiments/palindrome.py``'s summary.json (which leaves out
+    ``model_type``: the run trains each model of ``results``)."""
+    try:
+        return Config(**lookup(summary, "config", where=where))
+    except TypeError as e:
+        raise DataError(f"{shown(where)}: its config is not a palindrome Config ({e})") from None
+
+
+def palindrome_title(run: Path) -> str:
+    """The run's settings as the experiment's figure titles state them."""
+    where = run / "summary.json"
+    summary = read_json(where)
+    return sweep_title(sweep_config(summary, where), lookup(summary, "seeds", where=where),
+                       list(lookup(summary, "results", where=where)))
+
+
+def palindrome_table(run: Path) -> str:
+    """``experiments/palindrome.py``'s accuracy against length (summary.json, final.csv): mean
+    over seeds; where the seeds disagree by more than 0.2 each seed's value too."""
+    where = run / "summary.json"
+    summary = read_json(where)
+    rows = read_csv(run / "final.csv")
+    lengths = lookup(summary, "lengths", where=where)
+    body = []
+    for model, result in lookup(summary, "results", where=where).items():
+        cells = []
+        for t in lengths:
+            per_length = lookup(result, "per_length", str(t), where=where)
+            seeds = [r["accuracy"] for r in rows if r["model"] == model and int(r["length"]) == t]
+            cells.append(_accuracy_cell(per_length, seeds))
+        body.append([model_name(model), *cells])
+    machine = summary.get("machine", {})
+    caption = (f"Accuracy on {sweep_config(summary, where).eval_batch} fresh palindromes per "
+               f"run; {palindrome_title(run)}.  `{command_of(summary, where)}`: "
+               f"{summary.get('wall_seconds')} s wall, {summary.get('compile_seconds')} s of it "
+               f"compiling, on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), "
+               f"JAX {machine.get('jax', '?')}.")
+    return markdown_table(["T", *map(str, lengths)], body) + "\n" + caption + "\n"
+
+
+def _accuracy_cell(per_length: dict, seeds: list[str]) -> str:
+    mean = per_length.get("mean_accuracy")
+    text = "-" if mean is None else f"{mean:.3f}"
+    scored = [float(s) for s in seeds if s != ""]
+    if per_length.get("diverged"):
+        text += f" ({per_length['diverged']} of {len(seeds)} seeds diverged)"
+    elif scored and max(scored) - min(scored) > 0.2:
+        text += " (seeds: " + ", ".join(f"{s:.3f}" for s in scored) + ")"
+    return text
+
+
+def gradients_table(*runs: Path) -> str:
+    """``experiments/gradients.py``'s summary.json, one row per model and encoding of each run:
+    r = ||dl/dh(1)|| / ||dl/dh(T-1)|| per length at init and after training, the decay per
+    step at the longest length, and the accuracy after training ("/ c:" the LSTM's cell path)."""
+    body, lengths = [], []
+    for run in runs:
+        where = run / "summary.json"
+        summary = read_json(where)
+        config = lookup(summary, "config", where=where)
+        lengths = config["lengths"]
+        for model in config["models"]:
+            for d in config["input_dims"]:
+                entries = {(T, stage): lookup(summary, "results", f"{model} d={d} T={T} {stage}",
+                                             where=where)
+                           for T in lengths for stage in ("init", "trained")}
+                body.append([config["init"], *_gradient_cells(entries, model, d, lengths)])
+    return markdown_table(["init", "model, encoding",
+                           f"r at init, T = {' / '.join(map(str, lengths))}", "factor at init",
+                           "r after training", "accuracy after training"], body)
+
+
+def _gradient_cells(entries: dict, model: str, d: int, lengths) -> list[str]:
+    def per_length(stage, key):
+        return " / ".join(sig(entries[T, stage].get(key)) for T in lengths)
+    longest = lengths[-1]
+    r_init = per_length("init", "dh_first_over_last")
+    r_trained = per_length("trained", "dh_first_over_last")
+    factor = sig(entries[longest, "init"].get("dh_decay_per_step"))
+    name = model_name(model, d)
+    if model == "lstm":
+        name += ": h / c"
+        r_init += " / c: " + per_length("init", "dc_first_over_last")
+        r_trained += " / c: " + per_length("trained", "dc_first_over_last")
+        factor += " / c: " + sig(entries[longest, "init"].get("dc_decay_per_step"))
+    accuracy = " / ".join(f"{entries[T, 'trained']['final_accuracy']:.2f}" for T in lengths)
+    return [name, r_init, factor, r_trained, accuracy]
+
+
+def clipping_table(run: Path) -> str:
+    """``experiments/gradients.py``'s clipping.csv: percent of steps whose gradient norm exceeded
+    max_norm and the largest norm; where an unclipped run exists, clipped / unclipped."""
+    rows = read_csv(run / "clipping.csv")
+    lengths = sorted({int(r["length"]) for r in rows})
+    body = []
+    for model, d in dict.fromkeys((r["model"], int(r["input_dim"])) for r in rows):
+        mine = [r for r in rows if r["model"] == model and int(r["input_dim"]) == d]
+        name = model_name(model, d)
+
+        def cell(T, unclipped, what):
+            found = [r for r in mine if int(r["length"]) == T
+                     and (r["max_norm"] == "none") == unclipped]
+            if not found:
+                return "-"
+            r = found[0]
+            if r.get("diverged_at"):
+                return f"diverged at step {r['diverged_at']}"
+            if what == "accuracy":
+                return f"{float(r['final_accuracy']):.2f}"
+            share = f"{100 * float(r['clipped_fraction']):.1f}%"
+            return share if what == "share" else f"{share}, max {sig(float(r['max_grad_norm']))}"
+        if any(r["max_norm"] == "none" for r in mine):
+            body.append([f"{name}: clipped run / unclipped run",
+                         *(f"{cell(T, False, 'share')} / {cell(T, True, 'share')}"
+                           for T in lengths)])
+            body.append([f"{name}: accuracy clipped / unclipped",
+                         *(f"{cell(T, False, 'accuracy')} / {cell(T, True, 'accuracy')}"
+                           for T in lengths)])
+        else:
+            body.append([f"{name} (clipped run)", *(cell(T, False, "max") for T in lengths)])
+    return markdown_table(["model, encoding", *(f"T = {T}" for T in lengths)], body)
+
+
+def optimizers_table(run: Path) -> str:
+    """``experiments/optimizers.py``'s table.csv and summary.json (the rates tried)."""
+    rows = read_csv(run / "table.csv")
+    rates = lookup(read_json(run / "summary.json"), "learning_rates",
+                   where=run / "summary.json")
+    body = []
+    for r in rows:
+        tried = ", ".join(f"{lr:g}" for lr in rates.get(r["optimizer"], []))
+        if r.get("diverged_at"):
+            body.append([r["optimizer"], tried, "-", f"diverged at step {r['diverged_at']}",
+                         "-", "-"])
+            continue
+        reached, seeds = r["reached_0.99"].split("/")
+        steps = r["steps_to_0.99_median"] or "-"
+        body.append([r["optimizer"], tried, f"{float(r['best_lr']):g}",
+                     f"{steps} ({reached} of {seeds} seeds)",
+                     f"{float(r['test_accuracy_mean']):.3f} ± {float(r['test_accuracy_std']):.3f}",
+                     r["train_seconds"]])
+    return markdown_table(["optimizer", "rates tried", "chosen", "steps to 0.99",
+                           "test accuracy", "training wall time (s)"], body)
+
+
+# ----------------------------------------------------------------------------- Part 2
+
+def text_curve_table(run: Path, steps: Sequence[int] = (1000, 5000, 10000, 15000, 20000)) -> str:
+    """``train_text.py``'s history.csv at the given steps: training and held-out loss (nats per
+    character) and accuracy, held out both as windows and with the state carried."""
+    rows = {int(r["step"]): r for r in read_csv(run / "history.csv")}
+    seq = lookup(read_json(run / "summary.json"), "config", "seq_length",
+                 where=run / "summary.json")
+    body = []
+    for step in steps:
+        if step not in rows or rows[step].get("val_loss", "") == "":
+            raise DataError(f"{shown(run / 'history.csv')} has no validated row at step {step}")
+        r = rows[step]
+        body.append([f"{step:,}", *(f"{float(r[k]):.3f}" for k in (
+            "loss", "accuracy", "val_loss", "val_accuracy", "val_loss_carried",
+            "val_accuracy_carried"))])
+    return markdown_table(["step", "train loss", "train acc.", f"val loss, {seq}-char windows",
+                           "val acc.", "val loss, state carried", "val acc."], body, "rrrrrrr")
+
+
+def regularisation_table(*runs: Path) -> str:
+    """One row per ``train_text.py`` run (summary.json, history.csv): its command, dropout,
+    weight averaging, last training loss, best held-out losses and training time."""
+    body = []
+    for run in runs:
+        where = run / "summary.json"
+        summary = read_json(where)
+        cfg = lookup(summary, "config", where=where)
+        carried = [(float(r["val_loss_carried"]), int(r["step"]))
+                   for r in read_csv(run / "history.csv") if r.get("val_loss_carried", "") != ""]
+        if not carried:
+            raise DataError(f"{shown(run / 'history.csv')} has no held-out loss")
+        best_carried = min(carried)
+        average, dropout = cfg.get("average_decay", 0), cfg.get("dropout", 0)
+        command = f"`{command_of(summary, where)}`" if summary.get("command") else "not recorded"
+        body.append([command, f"{dropout:g}" if dropout else "none",
+                     f"{average:g}" if average else "no",
+                     f"{lookup(summary, 'train_loss', where=where):.3f}",
+                     f"{lookup(summary, 'best_val_loss', where=where):.3f} at "
+                     f"{lookup(summary, 'best_val_step', where=where) / 1000:g}k",
+                     f"{best_carried[0]:.3f} at {best_carried[1] / 1000:g}k",
+                     f"{lookup(summary, 'time_s', where=where):,.0f} s"])
+    return markdown_table(["command", "dropout", "averaged weights", "train loss",
+                           "val, windows (best)", "val, carried (best)", "wall"], body,
+                          "lllrrrr")
+
+
+# ----------------------------------------------------------------------------- Part 3
+
+# What each paper reports (test accuracy, %), beside our reproduction.
+PAPER_ACCURACY = {("cora", "gcn"): "81.5 % (Kipf & Welling 2017)", ("citeseer", "gcn"): "70.3 %",
+                  ("cora", "gat"): "83.0 % (Velickovic et al. 2018)", ("citeseer", "gat"): "72.5 %"}
+GNN_RUNS = ("cora_gcn", "citeseer_gcn", "cora_gat", "citeseer_gat", "karate_gcn", "karate_gat")
+DATASET_NAMES = {"cora": "Cora", "citeseer": "Citeseer", "karate": "karate club"}
+
+
+def gnn_table(run: Path, names: Sequence[str] = GNN_RUNS, short: bool = False) -> str:
+    """``experiments/gnn.py``'s NAME.json files: test accuracy, mean +- std over the seeds,
+    beside the paper's; ``short``: without the selection rule and the times (the README's)."""
+    body = []
+    for name in names:
+        where = run / f"{name}.json"
+        r = read_json(where)
+        dataset, model = lookup(r, "dataset", where=where), lookup(r, "model", where=where)
+        accuracy = (f"{lookup(r, 'test_accuracy_mean', where=where):.2f} +- "
+                    f"{lookup(r, 'test_accuracy_std', where=where):.2f} %")
+        row = [DATASET_NAMES.get(dataset, dataset), model.upper(), accuracy,
+               PAPER_ACCURACY.get((dataset, model), "-")]
+        if not short:
+            seeds = lookup(r, "runs", where=where)
+            fired = sum(bool(s["stopped_early"]) for s in seeds)
+            cfg = lookup(r, "config", where=where)
+            rule = {"kipf": f"Kipf's early stopping (fired in {fired}/{len(seeds)})",
+                    "gat": f"GAT's joint val acc/loss rule, {cfg['epochs']} epochs (fired in "
+                           f"{fired}/{len(seeds)})",
+                    "last": f"last epoch ({cfg['epochs']})"}.get(cfg["selection"],
+                                                                  cfg["selection"])
+            row += [rule, f"{r['wall_seconds']:.0f} s / {r['cpu_seconds']:.0f} s"]
+        body.append(row)
+    header = ["dataset", "model", "rnn_gnn", "paper"]
+    return markdown_table(header + ([] if short else ["selection", "wall / CPU time"]), body)
+
+
+# What each variant of question 3.3b is given (rnn_gnn.graph.comparison.variants' labels).
+SEES = {"graph LSTM": "graph + time (recurrent)", "LSTM per node (no graph)": "time, no graph",
+        "GCN, latest frame (no time)": "graph, no time"}
+
+
+def graph_lstm_table(run: Path) -> str:
+    """``experiments/graph_lstm.py``'s graph_lstm.json: held-out scores, mean +- std over seeds,
+    and the rule applied to the true hidden state (the ceiling)."""
+    where = run / "graph_lstm.json"
+    r = read_json(where)
+    body = []
+    for label, scores in lookup(r, "summary (mean, std over seeds)", where=where).items():
+        f1 = [f"{scores[m][0]:.3f} +- {scores[m][1]:.3f}" for m in ("wave_f1", "fire_f1")]
+        body.append([label, SEES.get(label, "graph + a window of frames"), *f1,
+                     f"{scores['accuracy'][0]:.4f}", f"{scores['loss'][0]:.3f}"])
+    rule = lookup(r, "rule_on_hidden_state", where=where)
+    body.append(["rule applied to the true hidden state", "everything (ceiling)",
+                 f"{rule['wave_f1']:.3f}", f"{rule['fire_f1']:.3f}", f"{rule['accuracy']:.4f}",
+                 "-"])
+    return markdown_table(["model", "sees", "wave F1", "fire F1", "accuracy",
+                           "test cross-entropy"], body)
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+# benchmark.json (``rnn_gnn.benchmark.suite.run`` + the run record) keeps every repeat's raw
+# value (``<side>_ms_runs``, ``speedups``) beside its spread; the tables summarise the raw values.
+# The committed study sweep predates that format: its projected totals are single numbers, its
+# ``met_in`` is "k of n", and its machine record holds the environment; both are read.
+
+def met_in(row: dict) -> tuple[int, int]:
+    """``(k, n)``: the repeats of n whose speed-up reached the row's target."""
+    met = row["met_in"]
+    k, n = met if isinstance(met, list) else met.split(" of ")
+    return int(k), int(n)
+
+
+def projected_hours(total: dict, side: str) -> list[float]:
+    """Row (f)'s whole protocol projected, in hours: one value per repeat."""
+    runs = total.get(f"{side}_projected_s_runs") or [total[f"{side}_projected_s"]]
+    return [s / 3600 for s in runs]
+
+
+def study_sweep_table(run: Path) -> str:
+    """Row (f) of ``experiments/benchmark.py`` (benchmark.json): per run-step, median of the
+    repeats with the spread; the protocol projected, and in how many repeats the target held."""
+    where = run / "benchmark.json"
+    bench = read_json(where)
+    rows = lookup(bench, "study_sweep", where=where)
+    if not rows:
+        raise DataError(f"{shown(where)} holds no row (f)")
+    *models, total = rows
+    body = [[m["name"].removeprefix("study sweep "), spread(m["project_ms_runs"]),
+             spread(m["torch_ms_runs"]), spread(m["speedups"], unit="x")] for m in models]
+    met, repeats = met_in(total)
+    body.append(["**whole protocol, projected**",
+                 f"**{spread(projected_hours(total, 'project'), unit=' h')}**",
+                 f"**{spread(projected_hours(total, 'torch'), unit=' h')}**",
+                 f"**{spread(total['speedups'], unit='x')}**, target >= {total['target']:g}x: "
+                 f"met in {met} of {repeats} repeats"])
+    info = {**bench["machine"], **bench.get("environment", {})}
+    caption = (f"`{command_of(bench, where)}`, {info['date'][:10]}, {info['cpu']} "
+               f"({info.get('cores', info.get('cpu_cores'))} cores), JAX {info['jax']}, torch "
+               f"{info.get('torch', '-')} ({info.get('torch_threads', '-')} threads), "
+               f"{info['clock']} clock; median of {len(total['speedups'])} repeats (min-max); "
+               f"speed-up = torch time / project time within a repeat.")
+    return (markdown_table(["per run-step", "project ms", "serial torch ms", "speed-up"], body,
+                           "lrrr") + "\n" + caption + "\n")
+
+
+def benchmark_table(*runs: Path) -> str:
+    """Rows (a)-(e) of ``experiments/benchmark.py`` over one or more runs (benchmark.json
+    each): per comparison the median of every repeat of every run with the spread, and in how
+    many repeats its target was met; the whole runs' wall time over the runs."""
+    results, wholes = {}, {}
+    for run in runs:
+        where = run / "benchmark.json"
+        bench = read_json(where)
+        for r in lookup(bench, "results", where=where):
+            if "speedups" in r:
+                key = (r["name"], r.get("project_label", ""), r.get("torch_label", ""))
+                results.setdefault(key, []).append(r)
+        for w in bench.get("whole_runs", []):
+            if w.get("wall_s") is not None:
+                wholes.setdefault(w["command"], []).append(w)
+    body = []
+    for (name, project, torch), rs in results.items():
+        target = rs[0].get("target")
+        met = "-"
+        if target is not None:
+            k, n = np.sum([met_in(r) for r in rs], axis=0)
+            met = f">= {target:g}x: met in {k} of {n}"
+        body.append([name, project, torch, *(spread([v for r in rs for v in r[key]], **kw)
+                                             for key, kw in (("project_ms_runs", {}),
+                                                             ("torch_ms_runs", {}),
+                                                             ("speedups", {"unit": "x"}))), met])
+    for command, ws in wholes.items():
+        compile_s = [w["compile_s"] for w in ws if w.get("compile_s") is not None]
+        wall = spread([w["wall_s"] for w in ws], ".1f", " s") + " wall"
+        if compile_s:
+            wall += f", {spread(compile_s, '.1f', ' s')} compiling"
+        body.append([ws[0]["name"], f"`{command}`", "", wall, "", "", "-"])
+    return (markdown_table(["comparison", "project", "reference", "project ms", "torch ms",
+                            "speed-up", "target"], body, "lllrrrl")
+            + f"\nMedian (min-max) over every repeat of {len(runs)} run(s) of the script.\n")
+
+
+# ----------------------------------------------------------------------------- the experiments
+
+class Experiment(NamedTuple):
+    command: str
+    question: str
+    output: str                                      # the folder it writes by default
+    time: tuple[str, Callable[[Path], str]] | None   # (committed result directory, its time)
+
+
+def seconds(file: str, key: str) -> Callable[[Path], str]:
+    """The wall time a run recorded: ``key`` of ``file`` in its result directory."""
+    def read(run: Path) -> str:
+        return duration(lookup(read_json(run / file), key, where=run / file))
+    return read
+
+
+def projected_protocol(run: Path) -> str:
+    """The ``--full`` protocol's time projected from shorter runs of it (issue 11's end-to-end
+    check: e2e.json, with each run's summary_<steps>.json, which must be of the protocol)."""
+    where = run / "e2e.json"
+    e2e = read_json(where)
+    walls = lookup(e2e, "wall_seconds", where=where)
+    for steps in walls:
+        summary = read_json(run / f"summary_{steps}.json")
+        config = sweep_config(summary, run / f"summary_{steps}.json")
+        protocol = (summary.get("lengths"), summary.get("seeds"), config.num_hidden,
+                    config.train_steps)
+        if protocol != (list(FULL["lengths"]), FULL["seeds"], FULL["num_hidden"], int(steps)):
+            raise DataError(f"{shown(run / f'summary_{steps}.json')} is not a {steps}-step run "
+                            f"of the --full protocol")
+    hours = lookup(e2e, "projected_protocol_s", where=where) / 3600
+    return (f"not yet measured (projected {hours:.1f} h from runs of "
+            f"{' and '.join(walls)} steps)")
+
+
+# Result directory names are those the committed runs get under docs/results/.
+EXPERIMENTS = (
+    Experiment("python experiments/palindrome.py",
+               "1.2, 1.3, 1.6: how long a palindrome can the vanilla RNN and the LSTM remember?",
+               "results/palindrome", ("palindrome_default", seconds("summary.json",
+                                                                    "wall_seconds"))),
+    Experiment("python experiments/palindrome.py --full",
+               "the same, with the study's protocol (T = 5..23, 10 seeds, 10000 steps: Figure 1)",
+               "results/palindrome_full", ("palindrome_e2e_check", projected_protocol)),
+    Experiment("python experiments/gradients.py",
+               "1.1, clipping: does the RNN's gradient vanish where the LSTM's carries? what "
+               "does max_norm do?", "results/gradients",
+               ("gradients_default", seconds("summary.json", "seconds"))),
+    Experiment("python experiments/optimizers.py",
+               "1.4: plain SGD against momentum and adaptive learning rates",
+               "results/optimizers", ("optimizers_default", seconds("summary.json", "seconds"))),
+    Experiment("python experiments/generate.py --temperature 0.5",
+               "2.1: text from the shipped Grimm model (no training needed)", "stdout", None),
+    Experiment("python experiments/train_text.py --quick",
+               "2.1: a small character LSTM, to see words appear", "results/text/grimms_quick",
+               ("text_grimms_quick", seconds("summary.json", "time_s"))),
+    Experiment("python experiments/train_text.py --data_dir ../shared/corpora",
+               "2.1: does the 2x128 LSTM reach 1.35 nats/char on held-out text?",
+               "results/text/grimms", ("text_grimms", seconds("summary.json", "time_s"))),
+    Experiment("python experiments/gnn.py",
+               "3.1: a GCN on Zachary's karate club, drawn", "results/gnn",
+               ("gnn_paper_settings", seconds("karate_gcn.json", "wall_seconds"))),
+    Experiment("python experiments/gnn.py --dataset cora --model gcn "
+               "--data_dir ../shared/datasets/planetoid",
+               "3.1: GCN and GAT (`--model gat`) on Cora and Citeseer against the papers",
+               "results/gnn", ("gnn_paper_settings", seconds("cora_gcn.json", "wall_seconds"))),
+    Experiment("python experiments/graph_lstm.py",
+               "3.3b: does a graph-convolutional LSTM beat a GCN without time and an LSTM "
+               "without the graph?", "results/graph_lstm",
+               ("graph_lstm", seconds("graph_lstm.json", "wall_seconds"))),
+    Experiment("python experiments/benchmark.py",
+               "performance: each compiled step against its PyTorch reference",
+               "results/benchmark", None),
+)
+
+
+def experiments_table(results: Path) -> str:
+    """Every experiment: command, question, time from its committed result (else "not yet
+    measured"), output folder."""
+    body = []
+    for e in EXPERIMENTS:
+        time = "not yet measured"
+        if e.time is not None and (results / e.time[0]).is_dir():
+            time = e.time[1](results / e.time[0])
+        body.append([f"`{e.command}`", e.question, time, f"`{e.output}`"])
+    return markdown_table(["command", "question", "time on 2 cores", "output"], body)
+
+
+# Each generated section of the docs (its NAME in <!-- report:NAME -->), from which runs.
+TABLES = {
+    "experiments": Source((".",), experiments_table),   # docs/results/ itself
+    "palindrome_default": Source(("palindrome_default",), palindrome_table),
+    "benchmark_study_sweep": Source(("benchmark_study_sweep",), study_sweep_table),
+}
