@@ -133,7 +133,7 @@ FLAG_CASES = [  # (script, argv, words the message must contain)
     ("gnn", ["--run_dir", "a_file"], "not a directory"),
     ("benchmark", ["--rows", "az"], "unknown row"),
     ("benchmark", ["--repeats", "0"], "must be > 0"),
-    ("benchmark", ["--out", "a_file"], "not a directory"),
+    ("benchmark", ["--run_dir", "a_file"], "not a directory"),
     ("gradients", ["--run_dir", "a_file"], "not a directory"),
     ("optimizers", ["--run_dir", "a_file"], "not a directory"),
     ("train_text", ["--devices", "4096"], "devices"),
@@ -194,7 +194,7 @@ def test_train_text_resume_errors(work, monkeypatch, capsys):
             "--seq_length", "8", "--no_progress"]
     text_checkpoint(work / "run", vocab="xyz")
     fails(work, "train_text", args, monkeypatch, capsys, "--resume")
-    fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "vocab=")
+    fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "other settings (vocab ")
     for path in checkpoint.list_checkpoints(work / "run"):
         path.write_bytes(b"RNNGNN-CKPT-1\n" + b"\0" * 40)
     fails(work, "train_text", args + ["--resume"], monkeypatch, capsys, "intact")

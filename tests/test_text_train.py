@@ -21,7 +21,7 @@ from jax.experimental.compilation_cache import compilation_cache
 
 from conftest import load_experiment
 from rnn_gnn import checkpoint, cli, files
-from rnn_gnn.errors import ConfigError
+from rnn_gnn.errors import CheckpointError, ConfigError
 from rnn_gnn.optimizers import averaged
 from rnn_gnn.text import corpus, figures
 from rnn_gnn.text.config import (QUICK, Config, Monitor, config_from, default_run_dir,
@@ -168,11 +168,11 @@ def test_resume_after_interruption_equals_uninterrupted_run(trained, tmp_path):
 
 def test_run_directory_is_never_overwritten_or_resumed_wrongly(trained, tmp_path):
     before = digest(trained)
-    with pytest.raises(ConfigError, match="already holds a run .*--resume"):
+    with pytest.raises(CheckpointError, match="holds checkpoints of an earlier run: pass --resume"):
         run(TINY, trained)
-    with pytest.raises(ConfigError, match="other settings: num_hidden=32 \\(now 16\\)$"):
+    with pytest.raises(ConfigError, match=r"other settings \(config\.num_hidden 32 -> 16\)$"):
         run(dataclasses.replace(TINY, num_hidden=16), trained, resume=True)
-    with pytest.raises(ConfigError, match="vocab="):
+    with pytest.raises(ConfigError, match="other settings \\(vocab "):
         run(TINY, trained, resume=True, text=TEXT.upper())
     assert digest(trained) == before
 
@@ -459,11 +459,11 @@ def test_generate_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, ar
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--num_hidden", "many"], "invalid int value"),
     (TEXT.encode(), ["--book", "hamlet"], "invalid choice"),
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--book", "grimms"], "not allowed with"),
-    (TEXT.encode(), ["--corpus", "{d}/c.txt", "--run_dir", "{run}"], "already holds a run"),
+    (TEXT.encode(), ["--corpus", "{d}/c.txt", "--run_dir", "{run}"], "holds checkpoints of an earlier run"),
     (TEXT.encode(), ["--corpus", "{d}/c.txt", "--run_dir", "{run}", "--resume", *tiny_flags(
-        dataclasses.replace(TINY, num_layers=1))], "num_layers=2 (now 1)"),
+        dataclasses.replace(TINY, num_layers=1))], "config.num_layers 2 -> 1"),
     (TEXT.upper().encode(), ["--corpus", "{d}/c.txt", "--run_dir", "{run}", "--resume",
-                             *tiny_flags()], "other settings: vocab="),
+                             *tiny_flags()], "other settings (vocab "),
 ], ids=["missing", "empty", "latin-1", "too-short", "seq-length-0", "dropout-1", "keep-prob",
          "not-an-int",
         "unknown-book", "book-and-corpus", "run-exists", "resume-other-config",
