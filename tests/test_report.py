@@ -7,6 +7,7 @@ checked against small files written here in each experiment's output format.
 """
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -16,9 +17,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, load_experiment
-from rnn_gnn import cli
+from rnn_gnn import cli, files
 from rnn_gnn.benchmark.harness import summarize
 from rnn_gnn.errors import DataError
+from rnn_gnn.graph import classify
+from rnn_gnn.graph import figures as graph_figures
+from rnn_gnn.palindrome import figures as part1_figures
+from rnn_gnn.palindrome import gradients, optimizer_study
 from rnn_gnn.palindrome.figures import sweep_title
 from rnn_gnn.palindrome.runner import Config
 from rnn_gnn.report import figures, render, tables
@@ -178,7 +183,7 @@ def test_palindrome_table_shows_disagreeing_seeds_and_the_run(tmp_path):
     assert table_rows(text) == [
         ["Vanilla RNN", "1.000", "1.000", "0.552 (seeds: 1.000, 0.104)", "0.098"],
         ["LSTM", "1.000", "1.000", "1.000", "1.000"]]
-    assert "`python experiments/palindrome.py`: 125.7 s wall" in text   # --out dropped
+    assert "`python experiments/palindrome.py`: 137.8 s wall" in text   # --run_dir dropped
     assert "; raw digits, 64 hidden, rmsprop lr 0.001, batch 128, init orthogonal (LSTM forget " \
            "bias 1), mean of 2 seeds." in text
 
@@ -222,12 +227,15 @@ def test_clipping_table(tmp_path):
         row(1, 5, 10.0, 0.044, 50, 1.0), row(1, 20, 10.0, 0.0, 3, 0.11),
         row(1, 5, "none", 0.045, 60, 1.0), {**row(1, 20, "none", "", "", ""), "diverged_at": 7},
         row(10, 5, 10.0, 0.0, 1.04, 1.0), row(10, 20, 10.0, 0.01, 20.4, 1.0)])
+    (tmp_path / "summary.json").write_text(json.dumps({
+        "command": "python experiments/gradients.py --run_dir results/g", "seconds": 161.2}))
     assert table_rows(tables.clipping_table(tmp_path)) == [
         ["Vanilla RNN, raw digits: clipped run / unclipped run", "4.4% / 4.5%",
          "0.0% / diverged at step 7"],
         ["Vanilla RNN, raw digits: accuracy clipped / unclipped", "1.00 / 1.00",
          "0.11 / diverged at step 7"],
         ["Vanilla RNN, one-hot (clipped run)", "0.0%, max 1.0", "1.0%, max 20"]]
+    assert "`python experiments/gradients.py`: 161.2 s." in tables.clipping_table(tmp_path)
 
 
 def test_optimizers_table(tmp_path):
@@ -417,3 +425,69 @@ def test_training_curves_figure_from_curves_npz(tmp_path):
     (tmp_path / "curves.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="curves.npz is not a readable"):
         figures.palindrome_curves_figure(tmp_path)
+
+
+# ----------------------------------------------------------------------------- figures from files
+
+def test_gradient_flow_figures_from_flow_csv_are_the_experiments(tmp_path):
+    study = gradients.Study(models=("rnn", "lstm"), input_dims=(1,), lengths=(5, 7))
+    rng = np.random.default_rng(0)
+    flows = lambda model: {s: {k: np.round(rng.random((2, 6)), 3) + 0.01
+                               for k in ("dh", "dW") + (("dc",) if model == "lstm" else ())}
+                           for s in gradients.STAGES}
+    runs = {10.0: {"grad_norm": rng.random((2, 20)), "final_accuracy": np.array([1.0, 0.5]),
+                   "diverged_at": np.zeros(2)}}
+    results = {(m, 1): (flows(m), runs) for m in study.models}
+    flow_rows, _, _ = gradients.summarise(study, results)
+    files.write_csv(tmp_path / "flow.csv", flow_rows)
+    files.write_json(tmp_path / "summary.json", {"config": dataclasses.asdict(study)})
+    ours = figures.fingerprint(figures.gradient_flow_figure(tmp_path))
+    assert ours == figures.fingerprint(part1_figures.gradient_flow(study, results, "dh",
+                                                                   "mean ||dl/dh(t)||"))
+    ours = figures.fingerprint(figures.gradient_terms_figure(tmp_path))
+    assert ours == figures.fingerprint(part1_figures.gradient_flow(
+        study, results, "dW", "||step t's term of dL/dW_hh||"))
+    results[("lstm", 1)][0]["trained"]["dc"][1, 3] *= 2          # a step of T = 7
+    assert figures.fingerprint(part1_figures.gradient_flow(study, results, "dh", "y")) != \
+        figures.fingerprint(figures.gradient_flow_figure(tmp_path))
+    write_csv(tmp_path / "flow.csv", [r for r in flow_rows if r["stage"] == "init"])
+    with pytest.raises(DataError, match="flow.csv does not hold every model, encoding and stage"):
+        figures.gradient_flow_figure(tmp_path)
+
+
+def test_learning_rate_grid_from_grid_csv_is_the_experiments(tmp_path):
+    study = optimizer_study.Study(optimizers=("sgd", "adam", "adagrad"), seeds=2)
+    lrs = {n: optimizer_study.learning_rates(n, study.grid) for n in study.optimizers}
+    val = np.array([[0.5, 0.25], [np.nan, 0.75], [0.125, 0.5]])
+    gone = np.array([[0, 0], [12, 0], [0, 0]])
+    result = {"diverged_at": None, "val_accuracy": val, "val_loss": val, "test_accuracy": val,
+              "steps_to": np.full((3, 2), np.nan), "diverged": gone, "best": 2,
+              "seconds": 1.0, "ms_per_step": 1.0}
+    results = {"sgd": {**result, "lrs": lrs["sgd"]},
+               "adam": {**result, "lrs": lrs["adam"], "best": 0},
+               "adagrad": {"lrs": lrs["adagrad"], "diverged_at": 7}}
+    grid_rows, table_rows = optimizer_study.tables(study, results)
+    write_csv(tmp_path / "grid.csv", grid_rows)
+    write_csv(tmp_path / "table.csv", table_rows)
+    files.write_json(tmp_path / "summary.json", {"config": dataclasses.asdict(study),
+                                                 "learning_rates": lrs})
+    expected = figures.fingerprint(part1_figures.learning_rate_grid(study, results))
+    assert figures.fingerprint(figures.optimizer_lr_grid_figure(tmp_path)) == expected
+    results["adam"]["best"] = 2
+    assert figures.fingerprint(part1_figures.learning_rate_grid(study, results)) != expected
+
+
+def test_classification_curves_from_epochs_csv_are_the_experiments(tmp_path):
+    cfg = classify.config_for("gcn", "cora")
+    rng = np.random.default_rng(1)
+    history = {m: rng.random((3, 40)) for m in classify.EPOCH_COLUMNS}
+    result = {"seed": [0, 1, 2], "epoch": [12, 40, 33], "stopped_early": [True, False, True],
+              "val_accuracy": [0.7, 0.8, 0.75], "test_accuracy": [0.81, 0.8, 0.82]}
+    files.write_csv(tmp_path / "cora_gcn_epochs.csv", classify.epoch_rows(history, [0, 1, 2]))
+    files.write_json(tmp_path / "cora_gcn.json", {
+        "dataset": "cora", "model": "gcn", "config": dataclasses.asdict(cfg),
+        "test_accuracy_mean": 81.0, "test_accuracy_std": 0.8165,
+        "runs": classify.seed_rows(result)})
+    title = f"cora {classify.describe(cfg)}: 81.0 +- 0.8 % test accuracy"
+    expected = figures.fingerprint(graph_figures.classification_curves(history, result, title))
+    assert figures.fingerprint(figures.classification_curves_figure(tmp_path)) == expected

@@ -25,7 +25,11 @@ import numpy as np
 from matplotlib.colors import to_hex
 
 from rnn_gnn.errors import DataError
-from rnn_gnn.palindrome.figures import accuracy_vs_length, training_curves
+from rnn_gnn.graph import classify
+from rnn_gnn.graph.figures import classification_curves
+from rnn_gnn.palindrome import gradients, optimizer_study
+from rnn_gnn.palindrome.figures import (accuracy_vs_length, gradient_flow, learning_rate_grid,
+                                        training_curves)
 from rnn_gnn.report.results import Source, lookup, read_csv, read_json, read_npz, shown
 from rnn_gnn.report.tables import palindrome_title
 
@@ -64,6 +68,96 @@ def palindrome_curves_figure(run: Path, smooth: int = 10):
                  for m in models}
     return training_curves(histories, [int(t) for t in curves["lengths"]], smooth,
                            palindrome_title(run))
+
+
+def study_of(cls, run: Path):
+    """The study dataclass ``cls`` from the ``config`` of a run's summary.json (JSON lists
+    back to the tuples the dataclass holds)."""
+    where = run / "summary.json"
+    config = lookup(read_json(where), "config", where=where)
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    except TypeError as e:
+        raise DataError(f"{shown(where)}: its config is not a {cls.__module__}.{cls.__name__} "
+                        f"({e})") from None
+
+
+def gradient_flows(run: Path) -> tuple[gradients.Study, dict]:
+    """``experiments/gradients.py``'s flow.csv as ``gradient_flow``'s input:
+    ``{(model, d): (flows, {})}``, ``flows[stage][key]`` ``[lengths, max_length - 1]`` with
+    each length's T-1 steps at the end of its row, as ``gradients.measure`` pads them."""
+    study = study_of(gradients.Study, run)
+    lengths, width = list(study.lengths), max(study.lengths) - 1
+    flows = {}
+    for r in read_csv(run / "flow.csv"):
+        T, t = int(r["length"]), int(r["t"])
+        stage = flows.setdefault((r["model"], int(r["input_dim"])), {}).setdefault(r["stage"], {})
+        for key in ("dh", "dc", "dW"):
+            if r[key] != "":
+                row = stage.setdefault(key, np.full((len(lengths), width), np.nan))
+                row[lengths.index(T), width - (T - 1) + t - 1] = float(r[key])
+    try:
+        return study, {(m, d): ({s: flows[m, d][s] for s in gradients.STAGES}, {})
+                       for m in study.models for d in study.input_dims}
+    except KeyError:
+        raise DataError(f"{shown(run / 'flow.csv')} does not hold every model, encoding and "
+                        f"stage of summary.json") from None
+
+
+def gradient_flow_figure(run: Path):
+    return gradient_flow(*gradient_flows(run), "dh", "mean ||dl/dh(t)||")
+
+
+def gradient_terms_figure(run: Path):
+    return gradient_flow(*gradient_flows(run), "dW", "||step t's term of dL/dW_hh||")
+
+
+def optimizer_grid(run: Path) -> tuple[optimizer_study.Study, dict]:
+    """``experiments/optimizers.py``'s grid.csv and table.csv as ``learning_rate_grid``'s
+    input: per optimizer its rates, ``val_accuracy`` and ``diverged`` ``[rates, seeds]`` and
+    the chosen rate's index."""
+    study = study_of(optimizer_study.Study, run)
+    rates = lookup(read_json(run / "summary.json"), "learning_rates",
+                   where=run / "summary.json")
+    grid = read_csv(run / "grid.csv")
+    results = {}
+    for t in read_csv(run / "table.csv"):
+        name, lrs = t["optimizer"], rates[t["optimizer"]]
+        if t["diverged_at"] != "":
+            results[name] = {"lrs": lrs, "diverged_at": int(t["diverged_at"])}
+            continue
+        val = np.full((len(lrs), study.seeds), np.nan)
+        gone = np.zeros((len(lrs), study.seeds), int)
+        for g in (g for g in grid if g["optimizer"] == name):
+            i, j = lrs.index(float(g["lr"])), study.seed_list.index(int(g["seed"]))
+            val[i, j] = float(g["val_accuracy"]) if g["val_accuracy"] != "" else np.nan
+            gone[i, j] = int(g["diverged_at"] or 0)
+        results[name] = {"lrs": lrs, "diverged_at": None, "val_accuracy": val,
+                         "diverged": gone, "best": lrs.index(float(t["best_lr"]))}
+    return study, results
+
+
+def optimizer_lr_grid_figure(run: Path):
+    return learning_rate_grid(*optimizer_grid(run))
+
+
+# ----------------------------------------------------------------------------- Part 3
+
+def classification_curves_figure(run: Path, name: str = "cora_gcn"):
+    """``experiments/gnn.py``'s NAME_epochs.csv and NAME.json: the learning curves with the
+    selected epochs, titled as the experiment titles them."""
+    where = run / f"{name}.json"
+    r = read_json(where)
+    cfg = classify.Config(**lookup(r, "config", where=where))
+    rows = read_csv(run / f"{name}_epochs.csv")
+    seeds = list(dict.fromkeys(int(row["seed"]) for row in rows))
+    history = {m: np.array([[float(row[m]) for row in rows if int(row["seed"]) == s]
+                            for s in seeds]) for m in classify.EPOCH_COLUMNS}
+    result = {"epoch": [s["epoch"] for s in lookup(r, "runs", where=where)]}
+    title = (f"{lookup(r, 'dataset', where=where)} {classify.describe(cfg)}: "
+             f"{lookup(r, 'test_accuracy_mean', where=where):.1f} +- "
+             f"{lookup(r, 'test_accuracy_std', where=where):.1f} % test accuracy")
+    return classification_curves(history, result, title)
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -125,4 +219,10 @@ def png_fingerprint(path) -> str | None:
 FIGURES = {
     "palindrome_accuracy_vs_length.png": Source(("palindrome_default",),
                                                 palindrome_accuracy_figure),
+    "palindrome_training_curves.png": Source(("palindrome_default",), palindrome_curves_figure),
+    "gradient_flow.png": Source(("gradients_default",), gradient_flow_figure),
+    "gradient_terms.png": Source(("gradients_default",), gradient_terms_figure),
+    "gradient_flow_pytorch_init.png": Source(("gradients_pytorch_init",), gradient_flow_figure),
+    "optimizer_lr_grid.png": Source(("optimizers_default",), optimizer_lr_grid_figure),
+    "part3_cora_gcn_curves.png": Source(("gnn_paper_settings",), classification_curves_figure),
 }
