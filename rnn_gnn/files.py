@@ -56,10 +56,13 @@ def write_json(path, obj) -> None:
 
 
 def write_csv(path, rows: Iterable[dict]) -> None:
+    """Rows as CSV; the columns are every key of any row, in order of first appearance (a
+    row without one leaves it empty)."""
     rows = list(rows)
     buf = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)),
+                                restval="")
         writer.writeheader()
         writer.writerows(rows)
     write_bytes(path, buf.getvalue().encode())

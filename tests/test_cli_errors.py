@@ -10,7 +10,6 @@ result (``old/``) that must come out byte for byte unchanged.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import subprocess
 import sys
@@ -19,24 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import load_experiment
 from rnn_gnn import checkpoint, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
-_modules = {}
 
 
 def script(name: str):
     """``experiments/<name>.py`` imported as a module (once)."""
-    if name not in _modules:
-        path = EXPERIMENTS / f"{name}.py"
-        assert path.exists(), f"experiments/{path.name} is missing: its error cases cannot run"
-        spec = importlib.util.spec_from_file_location(f"experiments_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        _modules[name] = module
-    return _modules[name]
+    assert (EXPERIMENTS / f"{name}.py").exists(), f"experiments/{name}.py is missing"
+    return load_experiment(name)
 
 
 def snapshot(directory: Path) -> dict:

@@ -350,7 +350,7 @@ def test_benchmark_table_is_the_median_of_every_repeat_and_counts_targets_met(tm
 
 
 def test_study_sweep_table_is_the_median_with_spread():
-    rows = table_rows(tables.study_sweep_table(ROOT / "docs/results/benchmark_study_sweep"))
+    rows = table_rows(tables.study_sweep_table(ROOT / "docs/results/benchmark"))
     assert rows[0] == ["RNN", "2.95 (2.65-3.12)", "8.60 (7.90-9.16)", "2.75x (2.64-3.46x)"]
     assert rows[2][1:3] == ["**4.88 h**", "**8.73 h**"]      # the committed, older format
     assert "met in 5 of 5 repeats" in rows[2][3]

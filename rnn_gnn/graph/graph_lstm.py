@@ -72,7 +72,7 @@ def graph_lstm_apply(params, graph, x):
                                xp), None
 
     final, _ = jax.lax.scan(step, cells.LSTMState(zeros, zeros), x_proj)
-    return jnp.swapaxes(cells.project(params, final.h), 0, 1)      # [B, N, K]
+    return cells.time_major(cells.project(params, final.h))      # [B, N, K]
 
 
 def node_lstm_init(key, input_dim: int, num_hidden: int, num_classes: int = NUM_CLASSES):
@@ -110,7 +110,7 @@ def gcn_apply(params, graph, x):
                                                           params[f"W_nbr{l}"]]) + params[f"b{l}"])
         if l < num_layers - 1:
             h = jax.nn.relu(h)
-    return jnp.swapaxes(h, 0, 1)
+    return cells.time_major(h)
 
 
 class SeqModel(NamedTuple):

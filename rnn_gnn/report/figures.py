@@ -153,6 +153,7 @@ def classification_curves_figure(run: Path, name: str = "cora_gcn"):
     seeds = list(dict.fromkeys(int(row["seed"]) for row in rows))
     history = {m: np.array([[float(row[m]) for row in rows if int(row["seed"]) == s]
                             for s in seeds]) for m in classify.EPOCH_COLUMNS}
+    history["accuracy"] = history["train_accuracy"]   # the figure's name for it
     result = {"epoch": [s["epoch"] for s in lookup(r, "runs", where=where)]}
     title = (f"{lookup(r, 'dataset', where=where)} {classify.describe(cfg)}: "
              f"{lookup(r, 'test_accuracy_mean', where=where):.1f} +- "

@@ -521,5 +521,6 @@ TABLES = {
     "gnn": Source(("gnn_paper_settings",), gnn_table),
     "gnn_short": Source(("gnn_paper_settings",),
                         partial(gnn_table, names=("cora_gcn", "citeseer_gcn"), short=True)),
-    "benchmark_study_sweep": Source(("benchmark_study_sweep",), study_sweep_table),
+    "benchmark_study_sweep": Source(("benchmark",), study_sweep_table),
+    "benchmark": Source(("benchmark",), benchmark_table),
 }

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from rnn_gnn.bptt import lstm_layer
 from rnn_gnn.cells import (LSTMState, gate_activations, lstm_fused_weights, lstm_init, lstm_step,
-                           lstm_update, project)
+                           lstm_update, project, time_major)
 from rnn_gnn.distributed import shard_batch
 from rnn_gnn.text.corpus import windows
 from rnn_gnn.train import softmax_cross_entropy
@@ -94,7 +94,7 @@ def forward(params: dict, ids, state=None, *, dropout_key=None, dropout: float =
             keep = jax.random.bernoulli(jax.random.fold_in(dropout_key, l), keep_prob, hs.shape)
             hs = jnp.where(keep, hs / keep_prob, 0.0)
     logits = project(params, hs)                             # [T, B, V]
-    return jnp.swapaxes(logits, 0, 1), tuple(finals)
+    return time_major(logits), tuple(finals)
 
 
 def step(fused: dict, state, ids):

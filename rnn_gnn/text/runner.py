@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn import checkpoint
+from rnn_gnn import checkpoint, files
 from rnn_gnn.errors import ConfigError
 from rnn_gnn.files import write_csv, write_json
 from rnn_gnn.optimizers import averaged
@@ -167,7 +167,7 @@ def train_run(cfg: Config, monitor: Monitor, text: str, run_dir, *, corpus_name:
 
     if rows:
         save_model(run_dir / "model.msgpack", averaged(state), records.model_meta(meta, rows[-1]))
-    summary = records.summarize(rows, settings(cfg, monitor))
+    summary = {**files.run_record(), **records.summarize(rows, settings(cfg, monitor))}
     write_json(run_dir / "summary.json", summary)
     return state, summary
 

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnn_gnn.cells import time_major
 from rnn_gnn.text.model import forward, fuse, step
 
 
@@ -115,7 +116,7 @@ def sample(params: dict, key, prime, length: int, temperature=1.0, top_k: int = 
     _, ids = jax.lax.scan(
         lambda carry, i: write_chunk(fused, carry, key, i, temperature, top_k, top_p),
         read(params, prime), jnp.arange(chunks))                       # ids [chunks, B, CHUNK]
-    return jnp.swapaxes(ids, 0, 1).reshape(prime.shape[0], -1)[:, :length]
+    return time_major(ids).reshape(prime.shape[0], -1)[:, :length]
 
 
 _read = jax.jit(read)
