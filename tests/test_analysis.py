@@ -42,27 +42,33 @@ def test_step_gradients_equal_brute_force(model_type, input_dim):
     params, x, y = _setup(model_type, input_dim, length=6)
     d_state, d_W = gradients.step_gradients(model_type, params, x, y)
     S = x.shape[1]
-    W = gradients.recurrent_matrix(model_type, params)
 
-    # dl/dh(t): differentiate the loss of the remaining steps with respect to the state at t.
+    @jax.jit  # the unrolled loops below, compiled once rather than run op by op
+    def brute_force(params, x, y):
+        W = gradients.recurrent_matrix(model_type, params)
+
+        def rest_loss(t):  # the loss of the steps after t, from the state at t
+            return lambda s: _loss_sum(model_type, params,
+                                       _run(model_type, params, x, [W] * S, t + 1, s), y)
+        # dl/dh(t): differentiate the loss of the remaining steps with respect to the state.
+        d_states = [jax.grad(rest_loss(t))(_run(model_type, params, x[:, :t + 1], [W] * S))
+                    for t in range(S)]
+        # Step t's term of dL/dW_hh: a separate matrix per step in an unrolled loop.
+        d_Ws = jax.grad(lambda Ws: _loss_sum(model_type, params, _run(model_type, params, x, Ws),
+                                             y))([W] * S)
+        return d_states, d_Ws
+
+    ref_states, ref_W = brute_force(params, x, y)
     for t in range(S):
-        state_t = _run(model_type, params, x[:, :t + 1], [W] * S)
-        ref = jax.grad(lambda s: _loss_sum(model_type, params,
-                                           _run(model_type, params, x, [W] * S, t + 1, s), y))(
-            state_t)
         got = jax.tree_util.tree_map(lambda a: a[t], d_state)
-        chex.assert_trees_all_close(got, ref, atol=1e-5, rtol=1e-4)
-
-    # Step t's term of dL/dW_hh: a separate matrix per step in an unrolled loop.
-    ref = jax.grad(lambda Ws: _loss_sum(model_type, params, _run(model_type, params, x, Ws), y))(
-        [W] * S)
-    chex.assert_trees_all_close(d_W, jnp.stack(ref) / x.shape[0], atol=1e-6, rtol=1e-4)
+        chex.assert_trees_all_close(got, ref_states[t], atol=1e-5, rtol=1e-4)
+    chex.assert_trees_all_close(d_W, jnp.stack(ref_W) / x.shape[0], atol=1e-6, rtol=1e-4)
 
     # The terms add up to the library cell's own gradient (mean loss).
     def mean_loss(p):
         logits = cells.MODELS[model_type].apply(p, x)
         return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    g = jax.grad(mean_loss)(params)
+    g = jax.jit(jax.grad(mean_loss))(params)
     total = g["W_hh"] if model_type == "rnn" else jnp.concatenate(
         [g[f"W_{gate}h"] for gate in cells.LSTM_GATES])
     chex.assert_trees_all_close(d_W.sum(0), total, atol=1e-6, rtol=1e-4)

@@ -77,13 +77,15 @@ def test_output_layer_gradient_is_the_spec_formula():
 
 
 def test_manual_backward_trains_like_autodiff():
-    """A short real training run: the custom_vjp path reaches the accuracy autodiff reaches."""
+    """A short real training run: the custom_vjp path reaches the accuracy autodiff reaches.
+    At T = 10 only: the manual path (the default) learns T = 5 in
+    test_train.test_both_models_learn_length_5."""
     base = palindrome.Config(model_type="lstm", input_dim=10, num_hidden=32, batch_size=64,
                              learning_rate=3e-3, train_steps=300, eval_batch=512)
     accuracy = {}
     for backward in ("autodiff", "manual"):
         cfg = palindrome.Config(**{**base.__dict__, "backward": backward})
-        _, history, final = palindrome.train_sweep(cfg, [5, 10], [0], progress=False)
+        _, history, final = palindrome.train_sweep(cfg, [10], [0], progress=False)
         accuracy[backward] = final["accuracy"][:, 0]
     np.testing.assert_array_less(0.95, accuracy["manual"])
     np.testing.assert_allclose(accuracy["manual"], accuracy["autodiff"], atol=0.03)

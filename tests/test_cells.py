@@ -94,15 +94,16 @@ class CellsTest(chex.TestCase):
         x = _inputs(10)
         for init, apply in ((cells.rnn_init, cells.rnn_apply), (cells.lstm_init, cells.lstm_apply)):
             stacked = jax.vmap(lambda k: init(k, 10, N, K))(keys)
-            batched = jax.vmap(apply, in_axes=(0, None))(stacked, x)
-            looped = jnp.stack([apply(init(k, 10, N, K), x) for k in keys])
+            batched = jax.jit(jax.vmap(apply, in_axes=(0, None)))(stacked, x)
+            one = jax.jit(apply)  # compiled once for the loop (eager, every call retraces)
+            looped = jnp.stack([one(init(k, 10, N, K), x) for k in keys])
             chex.assert_shape(batched, (4, B, K))
             chex.assert_trees_all_close(batched, looped, rtol=1e-5, atol=1e-6)
 
     def test_gradients_flow_to_every_named_parameter(self):
         for init, apply in ((cells.rnn_init, cells.rnn_apply), (cells.lstm_init, cells.lstm_apply)):
             params, x = init(jax.random.PRNGKey(0), 10, N, K), _inputs(10)
-            grads = jax.grad(lambda p: apply(p, x).sum() ** 2)(params)
+            grads = jax.jit(jax.grad(lambda p: apply(p, x).sum() ** 2))(params)
             chex.assert_trees_all_equal_shapes(grads, params)
             chex.assert_tree_all_finite(grads)
             assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree_util.tree_leaves(grads))

@@ -1,6 +1,6 @@
 """Crash safety: kill -9 at random moments, resume, and get the uninterrupted run's numbers.
 
-Each CLI (palindrome, train_text) first trains once uninterrupted.  Then the same command is
+Each CLI (palindrome, train_text) trains once uninterrupted.  Beside it, the same command is
 started with ``--resume`` and killed with SIGKILL at a random moment while it trains and saves
 checkpoints, again and again; after every kill the checkpoint directory must hold only intact
 checkpoints, at most the steps since the last save may be lost, and the next start must resume
@@ -36,7 +36,7 @@ from rnn_gnn import checkpoint
 from rnn_gnn.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parents[1]
-KILLS = 5  # per CLI: 10 kill -9 in all
+KILLS = 3  # per CLI: 6 kill -9 in all, at random moments (each a fresh process)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,24 @@ def run(cmd, env, timeout=120):
                           timeout=timeout)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
+
+
+def start(cmd, env, log: Path) -> subprocess.Popen:
+    """``cmd`` in the background (the uninterrupted reference run, while the killed one runs
+    beside it on the other core); ``finish`` waits for it."""
+    with open(log, "w") as f:
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, log: Path, timeout=120) -> None:
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, log.read_text(errors="replace")[-2000:]
 
 
 def steps_of(directory) -> list[int]:
@@ -128,9 +146,12 @@ PALINDROME = [sys.executable, "experiments/palindrome.py", "--model_type", "rnn"
 
 def test_palindrome_survives_kill_9(tmp_path, env):
     ref, out = tmp_path / "ref", tmp_path / "killed"
-    run(PALINDROME + ["--run_dir", str(ref)], env)
-    kills = kill_resume_loop(PALINDROME + ["--run_dir", str(out), "--resume"], out,
-                             out / "checkpoints" / "rnn", 5, env, seed=1)
+    reference = start(PALINDROME + ["--run_dir", str(ref)], env, tmp_path / "ref.log")
+    try:
+        kills = kill_resume_loop(PALINDROME + ["--run_dir", str(out), "--resume"], out,
+                                 out / "checkpoints" / "rnn", 5, env, seed=1)
+    finally:
+        finish(reference, tmp_path / "ref.log")
     assert kills == KILLS
     run(PALINDROME + ["--run_dir", str(out), "--resume"], env)
     same_trees(checkpoint.step_path(ref / "checkpoints" / "rnn", 400),
@@ -175,8 +196,12 @@ def history_without_times(run_dir: Path) -> list[str]:
 def test_text_survives_kill_9(tmp_path, env):
     corpus = tiny_corpus(tmp_path / "tale.txt")
     ref, out = tmp_path / "ref", tmp_path / "killed"
-    run(text_command(corpus, ref), env)
-    kills = kill_resume_loop(text_command(corpus, out) + ["--resume"], out, out, 10, env, seed=2)
+    reference = start(text_command(corpus, ref), env, tmp_path / "ref.log")
+    try:
+        kills = kill_resume_loop(text_command(corpus, out) + ["--resume"], out, out, 10, env,
+                                 seed=2)
+    finally:
+        finish(reference, tmp_path / "ref.log")
     assert kills == KILLS
     run(text_command(corpus, out) + ["--resume"], env)
     same_trees(checkpoint.step_path(ref, 100), checkpoint.step_path(out, 100))

@@ -115,11 +115,18 @@ def test_planetoid_without_a_data_dir_says_how_to_pass_one(tmp_path, monkeypatch
     assert not (tmp_path / "out").exists()
 
 
-def test_gat_learns_karate():
+@pytest.fixture(scope="module")
+def gat_karate():
+    """``(cfg, history, result)`` of the papers' GAT on the karate club, two seeds."""
     cfg = dataclasses.replace(classify.PAPER["gat"], epochs=100, selection="last")
-    _, history, result = classify.train_seeds(cfg, karate.karate_club(), [0], progress=False)
-    assert history["loss"].shape == (1, 100)
-    assert result["test_accuracy"][0] >= 0.8, result["test_accuracy"]     # chance: 0.5
+    _, history, result = classify.train_seeds(cfg, karate.karate_club(), [0, 1], progress=False)
+    return cfg, history, result
+
+
+def test_gat_learns_karate(gat_karate):
+    _, history, result = gat_karate
+    assert history["loss"].shape == (2, 100)
+    assert result["test_accuracy"].min() >= 0.8, result["test_accuracy"]     # chance: 0.5
 
 
 def test_kipf_early_stopping_rule():
@@ -154,9 +161,8 @@ def test_the_trainer_step_is_the_runners_epoch():
     assert losses[-1] < losses[0]
 
 
-def test_figures_say_what_bands_bars_and_inits_are():
-    cfg = dataclasses.replace(classify.PAPER["gat"], epochs=3, selection="last")
-    _, history, result = classify.train_seeds(cfg, karate.karate_club(), [0, 1], progress=False)
+def test_figures_say_what_bands_bars_and_inits_are(gat_karate):
+    cfg, history, result = gat_karate
     assert classify.describe(cfg) == "GAT (Glorot-uniform init)"
     fig = figures.classification_curves(history, result, classify.describe(cfg))
     for ax in fig.axes:

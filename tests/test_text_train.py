@@ -8,16 +8,12 @@ import csv
 import dataclasses
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import chex
 import jax
 import numpy as np
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
 
 from conftest import load_experiment
 from rnn_gnn import checkpoint, cli, files
@@ -32,7 +28,6 @@ from rnn_gnn.text.runner import train_run
 from rnn_gnn.text.store import MODEL_FORMAT, load_model
 from rnn_gnn.text.trainer import initial_state
 
-ROOT = Path(__file__).resolve().parents[1]
 # Every character has one successor, so a working model drives the loss to ~0 and its greedy
 # text is the corpus itself.
 TEXT = "The quick.\n" * 30
@@ -46,18 +41,8 @@ WATCH = Monitor(train_steps=120, sample_every=30, eval_every=60, checkpoint_ever
 train_text, generate = load_experiment("train_text"), load_experiment("generate")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compile_once(tmp_path_factory):
-    """Every run here compiles the same training step: let JAX's persistent cache share it."""
-    old = (jax.config.jax_compilation_cache_dir,
-           jax.config.jax_persistent_cache_min_compile_time_secs)
-    compilation_cache.reset_cache()
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.getbasetemp() / "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield
-    jax.config.update("jax_compilation_cache_dir", old[0])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", old[1])
-    compilation_cache.reset_cache()
+# Every run here compiles the same training step: JAX's persistent cache shares it.
+pytestmark = pytest.mark.usefixtures("compile_once")
 
 
 def call(main, argv, capsys):
@@ -329,19 +314,19 @@ def test_fine_tune_from_a_run(trained, tmp_path, monkeypatch, capsys):
 
 # ----------------------------------------------------------------------------- generate.py
 
-def test_generate_end_to_end_writes_the_learned_text(trained):
-    """The real command line, in a fresh process: greedy text from a prime is the corpus."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "generate.py"), "--run_dir", str(trained),
-         "--temperature", "0", "--prime", "The q", "--length", "60", "--num_samples", "2"],
-        capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    texts = done.stdout.split("--- sample 2 ---\n")
+def test_generate_end_to_end_writes_the_learned_text(trained, capsys):
+    """The command line (in-process: generate.py in a fresh process is
+    test_text_shipped.test_generate_falls_back_to_the_shipped_model): greedy text from a prime
+    is the corpus."""
+    status, out, err = call(generate.main, ["--run_dir", trained, "--temperature", "0",
+                                            "--prime", "The q", "--length", "60",
+                                            "--num_samples", "2"], capsys)
+    assert status == 0, err
+    texts = out.split("--- sample 2 ---\n")
     assert texts[0].startswith("--- sample 1 ---\n")
     want = TEXT[:65]
     assert texts[0].split("\n", 1)[1] == want + "\n" and texts[1] == want + "\n"
-    assert "ckpt-000000120.msgpack (step 120" in done.stderr
+    assert "ckpt-000000120.msgpack (step 120" in err
 
 
 def test_generate_samples_and_compares_temperatures(trained, capsys):

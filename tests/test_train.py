@@ -49,14 +49,31 @@ def test_weight_decay_is_l2_on_the_gradient():
     chex.assert_trees_all_close(updates["w"], -0.5 * 0.1 * jnp.ones(3))
 
 
+# A program compiled again here (the same sweep twice, a resumed run) comes from JAX's
+# persistent cache: the tests compare numbers, not compilations.
+pytestmark = pytest.mark.usefixtures("compile_once")
+
+
 def _sweep_cfg(**kw):
     return P.Config(**dict(dict(num_hidden=16, batch_size=32, train_steps=60), **kw))
 
 
-def test_same_seed_same_numbers_and_vmap_equals_single_runs():
+LENGTHS, SEEDS = [4, 6], [0, 1]
+
+
+@pytest.fixture(scope="module")
+def lstm_sweep():
+    """``(history, final)`` of one LSTM sweep over LENGTHS x SEEDS, which the tests below
+    compare with other ways of training the same runs."""
+    _, history, final = P.train_sweep(_sweep_cfg(model_type="lstm"), LENGTHS, SEEDS,
+                                      log_every=30, progress=False)
+    return history, final
+
+
+def test_same_seed_same_numbers_and_vmap_equals_single_runs(lstm_sweep):
     cfg = _sweep_cfg(model_type="lstm")
-    _, h1, f1 = P.train_sweep(cfg, [4, 6], [0, 1], log_every=30, progress=False)
-    _, h2, f2 = P.train_sweep(cfg, [4, 6], [0, 1], log_every=30, progress=False)
+    h1, f1 = lstm_sweep
+    _, h2, f2 = P.train_sweep(cfg, LENGTHS, SEEDS, log_every=30, progress=False)
     chex.assert_trees_all_equal((h1, f1), (h2, f2))
     # a run inside the sweep equals the same run trained alone (up to float reassociation)
     _, h3, _ = P.train_sweep(cfg, [6], [1], log_every=30, progress=False)
@@ -189,12 +206,11 @@ def test_a_sweep_whose_every_run_diverged_raises_with_the_last_good_state():
     chex.assert_tree_all_finite(err.value.state.params)
 
 
-def test_grouped_sweep_equals_the_padded_program():
+def test_grouped_sweep_equals_the_padded_program(lstm_sweep):
     """One program per length (the default) gives each run the numbers of the padded, masked
     program that trains every length at once (same batches, up to float reassociation)."""
     cfg = _sweep_cfg(model_type="lstm")
-    lengths, seeds = [4, 7], [0, 1]
-    _, grouped, final = P.train_sweep(cfg, lengths, seeds, log_every=30, progress=False)
+    lengths, seeds, (grouped, _) = LENGTHS, SEEDS, lstm_sweep
     state, opt = P.init_sweep(cfg, lengths, seeds)
     loss_fn = P.make_loss(P.model_apply(cfg), cfg.batch_size, cfg.input_dim, max(lengths))
     _, padded = T.train(loss_fn, opt, state, cfg.train_steps, log_every=30, vmapped=True,
