@@ -57,9 +57,7 @@ def parse_args(argv):
                         f"--data_dir, else the cache")
     p.add_argument("--allow_modified", action="store_true",
                    help="load Cora/Citeseer files whose sha256 differs from the published ones")
-    p.add_argument("--run_dir", type=cli.out_dir, default=Path("results/gnn"),
-                   help="output directory")
-    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    cli.add_output_flags(p, "results/gnn")
     args = p.parse_args(argv)
     args.model = args.model or classify.Config.model
     cli.check(args.heads is None or args.model == "gat", "--heads applies to --model gat only")

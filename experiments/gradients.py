@@ -33,8 +33,6 @@ from rnn_gnn.palindrome import figures, gradients, runner
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
-    p.add_argument("--log_every", type=cli.positive(int), default=100,
-                   help="steps per compiled call: progress and divergence check")
     args = runner.parse_flags(p, argv, [gradients.Study], gradients.FULL, "the study's sizes", "gradients")
     return args, cli.config_from_args(args, gradients.Study)
 

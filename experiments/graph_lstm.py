@@ -47,16 +47,10 @@ def parse_args(argv):
                    help="runs per model, seeds 0..N-1")
     p.add_argument("--log_every", type=cli.positive(int), default=100,
                    help="steps per compiled call, between progress updates")
-    p.add_argument("--checkpoint_every", type=int, default=0,
-                   help="save every N steps, a multiple of --log_every (0: no saves)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoints in RUN_DIR/graph_lstm_checkpoints")
-    p.add_argument("--run_dir", type=cli.out_dir, default=Path("results/graph_lstm"),
-                   help="output directory")
-    p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    cli.add_checkpoint_flags(p, "RUN_DIR/graph_lstm_checkpoints")
+    cli.add_output_flags(p, "results/graph_lstm")
     args = p.parse_args(argv)
-    cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
-              f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
+    cli.check_checkpoint_every(args)
     return args
 
 

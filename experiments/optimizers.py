@@ -30,8 +30,6 @@ from rnn_gnn.palindrome import figures, optimizer_study, runner
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__)
-    p.add_argument("--log_every", type=cli.positive(int), default=100,
-                   help="steps per compiled call: progress and divergence check")
     args = runner.parse_flags(p, argv, [optimizer_study.Study], optimizer_study.FULL, "the thorough grid", "optimizers")
     return args, cli.config_from_args(args, optimizer_study.Study)
 

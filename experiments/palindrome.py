@@ -39,14 +39,9 @@ def parse_args(argv):
     p.add_argument("--input_length", type=cli.positive(int),
                    help="train one length only: T-1 input digits (the original flag; replaces "
                         "--lengths)")
-    p.add_argument("--log_every", type=cli.positive(int), default=100,
-                   help="steps per compiled call: progress, divergence check, checkpoints")
     p.add_argument("--smooth", type=cli.positive(int), default=10,
                    help="box-filter width of the training curves (steps)")
-    p.add_argument("--checkpoint_every", type=int, default=0,
-                   help="save a checkpoint every N steps (0: off; a multiple of --log_every)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in RUN_DIR/checkpoints")
+    cli.add_checkpoint_flags(p, "RUN_DIR/checkpoints")
     p.add_argument("--devices", type=cli.positive(int),
                    help="run the lengths' programs side by side on the first N devices "
                         "(default: all; on a CPU one device per core; the numbers do not "
@@ -55,8 +50,7 @@ def parse_args(argv):
                               "the study's protocol (Figure 1)", "palindrome", skip=("model_type",))
     if args.input_length is not None:
         args.lengths = (args.input_length + 1,)
-    cli.check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
-              f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
+    cli.check_checkpoint_every(args)
     args.models = ["rnn", "lstm"] if args.model_type == "both" else [args.model_type]
     args.model_type = None   # per model below; the config's other fields come from the flags
     distributed.use_cpu_cores()

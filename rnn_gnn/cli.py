@@ -212,3 +212,24 @@ def mesh_from_flag(num_devices: int | None) -> Mesh | None:
     except ValueError as e:
         raise UsageError(f"--devices: {e}") from None
     return mesh if mesh.devices.size > 1 else None
+
+
+def add_checkpoint_flags(parser, where: str) -> None:
+    """``--checkpoint_every N`` and ``--resume``, the same in every long run's CLI (``where``:
+    the checkpoint directory ``--resume`` reads); pair with ``check_checkpoint_every``."""
+    parser.add_argument("--checkpoint_every", type=int, default=0,
+                        help="save a checkpoint every N steps (0: off; a multiple of --log_every)")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"continue from the newest checkpoint in {where}")
+
+
+def check_checkpoint_every(args) -> None:
+    check(args.checkpoint_every >= 0 and args.checkpoint_every % args.log_every == 0,
+          f"--checkpoint_every must be 0 or a multiple of --log_every ({args.log_every})")
+
+
+def add_output_flags(parser, run_dir: str) -> None:
+    """``--run_dir`` (default ``run_dir``) and ``--no_progress``."""
+    parser.add_argument("--run_dir", type=out_dir, default=Path(run_dir),
+                        help="output directory")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")

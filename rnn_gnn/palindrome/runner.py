@@ -91,12 +91,14 @@ def comma_list(text: str) -> tuple[str, ...]:
 def parse_flags(parser, argv, configs, full: dict, what: str, experiment: str, skip=()):
     """What every Part 1 CLI parses: each dataclass of ``configs`` as flags (``skip``: fields
     the CLI spells its own way), ``--full`` (the values ``full``, the study's protocol: ``what``)
-    and ``--run_dir``: the run's directory, by default ``results/<experiment>`` and with
+    ``--log_every`` and ``--run_dir``: the run's directory, by default ``results/<experiment>`` and with
     ``--full`` ``results/<experiment>_full``.  Returns the parsed args
     (``cli.parse_with_presets``)."""
     presets = {"full": (full, what)}
     for config_cls in configs:
         cli.add_config_flags(parser, config_cls, presets, skip=skip)
+    parser.add_argument("--log_every", type=cli.positive(int), default=100,
+                        help="steps per compiled call: progress, divergence check, checkpoints")
     parser.add_argument("--run_dir", type=cli.out_dir,
                         help=f"the run's directory: every file it writes goes there (default: "
                              f"results/{experiment}, with --full results/{experiment}_full)")
