@@ -32,9 +32,8 @@ from rnn_gnn.palindrome import figures, gradients, runner
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__)
-    args = runner.parse_flags(p, argv, [gradients.Study], gradients.FULL, "the study's sizes", "gradients")
-    return args, cli.config_from_args(args, gradients.Study)
+    return runner.parse_study(argv, __doc__, gradients.Study, gradients.FULL, "the study's sizes",
+                              "gradients")
 
 
 def main(argv=None):

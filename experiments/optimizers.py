@@ -29,9 +29,8 @@ from rnn_gnn.palindrome import figures, optimizer_study, runner
 
 
 def parse_args(argv):
-    p = cli.ArgumentParser(description=__doc__)
-    args = runner.parse_flags(p, argv, [optimizer_study.Study], optimizer_study.FULL, "the thorough grid", "optimizers")
-    return args, cli.config_from_args(args, optimizer_study.Study)
+    return runner.parse_study(argv, __doc__, optimizer_study.Study, optimizer_study.FULL, "the thorough grid",
+                              "optimizers")
 
 
 def main(argv=None):

@@ -107,6 +107,14 @@ def parse_flags(parser, argv, configs, full: dict, what: str, experiment: str, s
     return args
 
 
+def parse_study(argv, doc: str, study_cls, full: dict, what: str, experiment: str):
+    """``(args, study)`` for a Part 1 study CLI (gradients, optimizers): ``parse_flags`` over
+    the study dataclass, and the study it gives."""
+    args = parse_flags(cli.ArgumentParser(description=doc), argv, [study_cls], full, what,
+                       experiment)
+    return args, cli.config_from_args(args, study_cls)
+
+
 def run_key(seed: int, length: int):
     """Each (seed, length) run has its own key, independent of what else is in the sweep."""
     return jax.random.fold_in(jax.random.PRNGKey(seed), length)
