@@ -54,7 +54,7 @@ def training_curves(histories: dict, lengths, smooth: int = 10, title: str = "")
             else:
                 ax.set_xlabel("training step")
             if col == 0:
-                ax.set_ylabel(f"{metric} (mean over seeds, {smooth}-step average)")
+                ax.set_ylabel(f"{metric}\n(mean over seeds, {smooth}-step average)", fontsize=9)
         axes[0, col].legend(fontsize=7, ncol=2, loc="lower right", title="length")
     if title:
         fig.suptitle(title, fontsize=10)
