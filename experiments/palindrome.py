@@ -13,7 +13,8 @@ Writes to --run_dir (default results/palindrome; with --full, results/palindrome
   final.csv               accuracy per model, length and seed on fresh palindromes (a diverged
                           run is marked with its step, not scored)
   summary.json            command, machine, config, per-length mean/std, wall and compile seconds
-  curves.npz              per-step loss, accuracy, grad_norm and finite, per model
+  curves.npz              Figure 1's curves: loss, accuracy and grad_norm per model and length,
+                          mean over seeds in blocks of --smooth steps
   training_curves.png     the report's Figure 1
   accuracy_vs_length.png  final accuracy against T
   checkpoints/<model>/    with --checkpoint_every: the newest states (and curves so far)
@@ -66,7 +67,7 @@ def main(argv=None):
     lengths, seeds = list(sweep.lengths), sweep.seed_list
     compile_seconds = files.compile_timer()
     wall = time.perf_counter()
-    histories, finals, rows, results = {}, {}, [], {}
+    curves, finals, rows, results = {}, {}, [], {}
     for model in args.models:
         start = time.perf_counter()
         history, final = palindrome.train_resumable(
@@ -79,7 +80,8 @@ def main(argv=None):
         model_rows, per_length, acc = palindrome.tabulate(model, lengths, seeds, history, final)
         rows += model_rows
         results[model] = {"seconds": round(seconds, 1), "per_length": per_length}
-        histories[model], finals[model] = history, {**final, "accuracy": acc}
+        curves[model] = palindrome.figure_curves(history, args.smooth)
+        finals[model] = {**final, "accuracy": acc}
         print(f"{model:5s} " + "  ".join(f"T={t}: {np.nanmean(acc[i]):.3f}"
                                          for i, t in enumerate(lengths))
               + f"   ({seconds:.0f} s)")
@@ -96,10 +98,10 @@ def main(argv=None):
         "devices": len(args.device_list)})
     buf = io.BytesIO()
     np.savez_compressed(buf, lengths=np.array(lengths), **{
-        f"{m}_{k}": v for m, h in histories.items() for k, v in h.items()})
+        f"{m}_{k}": v for m, c in curves.items() for k, v in c.items()})
     files.write_bytes(out / "curves.npz", buf.getvalue())
     title = figures.sweep_title(cfg, sweep.seeds, args.models)
-    files.save_figure(figures.training_curves(histories, lengths, args.smooth, title),
+    files.save_figure(figures.training_curves(curves, lengths, title),
                       out / "training_curves.png")
     files.save_figure(figures.accuracy_vs_length(finals, lengths, title),
                       out / "accuracy_vs_length.png")

@@ -110,3 +110,25 @@ def test_the_chi_square_checks_can_fail():
     np.add.at(table, (a, (a + rng.integers(0, 2, 20000)) % 10), 1)   # b depends on a
     expected = np.outer(table.sum(1), table.sum(0)) / 20000
     assert stats.chi2.sf(np.sum((table - expected) ** 2 / expected), 81) < P_MIN
+
+
+def test_figure_curves_are_seed_means_over_blocks_without_diverged_steps():
+    rng = np.random.default_rng(0)
+    history = {k: rng.random((2, 3, 25)) for k in ("loss", "accuracy", "grad_norm")}
+    history["finite"] = np.ones((2, 3, 25), bool)
+    history["finite"][1, 2, 7:] = False              # one seed diverged at step 8
+    history["loss"][1, 2, 7:] = np.nan
+    history["finite"][0, :, 12] = False              # every seed of T[0] failed at step 13
+    c = P.figure_curves(history, 5)
+    np.testing.assert_array_equal(c["step"], [5, 10, 15, 20, 25])
+    assert c["smooth"] == 5
+    chex.assert_shape([c["loss"], c["accuracy"], c["grad_norm"]], (2, 5))
+    # T[1], steps 6..10: seeds 0 and 1 for steps 8..10, all three for 6..7.
+    want = (history["loss"][1, :, 5:7].mean(0).sum()
+            + history["loss"][1, :2, 7:10].mean(0).sum()) / 5
+    np.testing.assert_allclose(c["loss"][1, 1], want)
+    assert np.isnan(c["accuracy"][0, 2]) and np.isfinite(c["accuracy"][0, [0, 1, 3, 4]]).all()
+    np.testing.assert_allclose(c["grad_norm"][0, 4], history["grad_norm"][0, :, 20:].mean())
+    # Fewer steps than the width: one block of all of them; a partial last block is dropped.
+    assert P.figure_curves({k: v[..., :3] for k, v in history.items()}, 5)["smooth"] == 3
+    assert P.figure_curves({k: v[..., :24] for k, v in history.items()}, 5)["loss"].shape == (2, 4)

@@ -160,9 +160,11 @@ def test_figures_state_the_initialisation_and_what_the_bands_are():
     finals = {m: {"accuracy": rng.uniform(size=(2, 2))} for m in ("rnn", "lstm")}
     texts = _texts(figures.accuracy_vs_length(finals, lengths, title))
     assert title in texts and texts.count("shaded: min..max over seeds") == 1
-    histories = {m: {k: rng.uniform(size=(2, 2, 30)) for k in ("loss", "accuracy")}
-                 for m in ("rnn", "lstm")}
-    assert title in _texts(figures.training_curves(histories, lengths, 5, title))
+    curves = {m: {"loss": rng.uniform(size=(2, 6)), "accuracy": rng.uniform(size=(2, 6)),
+                  "step": np.arange(5, 31, 5), "smooth": np.array(5)} for m in ("rnn", "lstm")}
+    fig = figures.training_curves(curves, lengths, title)
+    assert title in _texts(fig)
+    assert fig.axes[0].get_ylabel() == "accuracy\n(mean over seeds, 5-step average)"
     study = optimizer_study.Study(optimizers=("sgd", "adam"), seeds=2, smooth=5)
     results = {n: {"lrs": [0.1, 0.3], "best": 1, "diverged_at": None,
                    "diverged": np.zeros((2, 2), int), "val_accuracy": rng.uniform(size=(2, 2)),

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, load_experiment
-from rnn_gnn import cli, files
+from rnn_gnn import cli, files, palindrome
 from rnn_gnn.benchmark.harness import summarize
 from rnn_gnn.errors import DataError
 from rnn_gnn.graph import classify
@@ -415,11 +415,12 @@ def test_experiments_table_names_each_commands_default_output(experiment):
 def test_training_curves_figure_from_curves_npz(tmp_path):
     shutil.copy(ROOT / "docs/results/palindrome_default/summary.json", tmp_path)
     rng = np.random.default_rng(0)
-    curves = {f"{m}_{k}": rng.random((4, 2, 50)) for m in ("rnn", "lstm")
-              for k in ("loss", "accuracy", "grad_norm")}
+    curves = {f"{m}_{k}": v for m in ("rnn", "lstm") for k, v in palindrome.figure_curves(
+        {k: rng.random((4, 2, 50)) for k in ("loss", "accuracy", "grad_norm")}
+        | {"finite": np.ones((4, 2, 50), bool)}, 5).items()}
     np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
     before = figures.fingerprint(figures.palindrome_curves_figure(tmp_path))
-    curves["lstm_loss"][3, 1, 40] += 0.5
+    curves["lstm_loss"][3, 8] += 0.5
     np.savez(tmp_path / "curves.npz", lengths=np.array([5, 10, 15, 20]), **curves)
     assert figures.fingerprint(figures.palindrome_curves_figure(tmp_path)) != before
     (tmp_path / "curves.npz").write_bytes(b"not a zip")

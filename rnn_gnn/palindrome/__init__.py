@@ -17,11 +17,11 @@ figures are imported as modules (``from rnn_gnn.palindrome import gradients``).
 from rnn_gnn.palindrome.data import (NUM_CLASSES, encode, palindrome_batch, palindromes,
                                      step_mask)
 from rnn_gnn.palindrome.model import init_params, make_loss, model_apply
-from rnn_gnn.palindrome.runner import (FULL, Config, Part, Sweep, evaluate, init_sweep,
-                                       make_trainer, plan, put_back, run_key, tabulate, take,
-                                       train_resumable, train_sweep)
+from rnn_gnn.palindrome.runner import (FULL, Config, Part, Sweep, evaluate, figure_curves,
+                                       init_sweep, make_trainer, plan, put_back, run_key,
+                                       tabulate, take, train_resumable, train_sweep)
 
 __all__ = ["NUM_CLASSES", "encode", "palindrome_batch", "palindromes", "step_mask",
            "init_params", "make_loss", "model_apply", "FULL", "Config", "Part", "Sweep",
-           "evaluate", "init_sweep", "make_trainer", "plan", "put_back", "run_key", "tabulate",
+           "evaluate", "figure_curves", "init_sweep", "make_trainer", "plan", "put_back", "run_key", "tabulate",
            "take", "train_resumable", "train_sweep"]

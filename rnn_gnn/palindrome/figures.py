@@ -28,24 +28,23 @@ def sweep_title(cfg: Config, seeds: int, models) -> str:
 
 # ----------------------------------------------------------------------------- the sweep
 
-def training_curves(histories: dict, lengths, smooth: int = 10, title: str = ""):
+def training_curves(curves: dict, lengths, title: str = ""):
     """The report's Figure 1: accuracy (top) and loss (bottom) against step, one curve per
     palindrome length (mean over seeds, box-filtered), one column per model.
 
-    ``histories[model][metric]`` has shape ``[len(lengths), seeds, steps]``.
+    ``curves[model]`` is ``runner.figure_curves``' output: ``[len(lengths), blocks]`` per
+    metric, with ``step`` and ``smooth``.
     """
-    models = list(histories)
+    models = list(curves)
     fig, axes = plt.subplots(2, len(models), figsize=(5.2 * len(models), 6.4), sharex=True,
                              squeeze=False)
     for col, model in enumerate(models):
-        h = histories[model]
+        c = curves[model]
         colours = length_colours(MODEL_COLOURS.get(model, "Greys"), len(lengths))
         for row, metric in enumerate(("accuracy", "loss")):
             ax = axes[row, col]
-            curves = box_filter(h[metric].mean(axis=1), smooth)
-            steps = np.arange(curves.shape[-1]) + (smooth if smooth > 1 else 1)
-            for t, curve, colour in zip(lengths, curves, colours):
-                ax.plot(steps, curve, color=colour, lw=1.2, label=f"T={t}")
+            for t, curve, colour in zip(lengths, c[metric], colours):
+                ax.plot(c["step"], curve, color=colour, lw=1.2, label=f"T={t}")
             ax.grid(alpha=0.3)
             if metric == "accuracy":
                 ax.axhline(0.1, color="grey", ls=":", lw=1)
@@ -54,7 +53,8 @@ def training_curves(histories: dict, lengths, smooth: int = 10, title: str = "")
             else:
                 ax.set_xlabel("training step")
             if col == 0:
-                ax.set_ylabel(f"{metric}\n(mean over seeds, {smooth}-step average)", fontsize=9)
+                ax.set_ylabel(f"{metric}\n(mean over seeds, {int(c['smooth'])}-step average)",
+                              fontsize=9)
         axes[0, col].legend(fontsize=7, ncol=2, loc="lower right", title="length")
     if title:
         fig.suptitle(title, fontsize=10)

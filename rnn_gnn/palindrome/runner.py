@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -315,6 +316,27 @@ def tabulate(model: str, lengths, seeds, history, final):
                            "diverged": int((diverged[i] > 0).sum())}
                   for i, t in enumerate(lengths)}
     return rows, per_length, acc
+
+
+def figure_curves(history: dict, smooth: int = 10) -> dict:
+    """What Figure 1 plots and curves.npz holds: each metric of ``history`` (``[lengths,
+    seeds, steps]``) averaged over the seeds whose update at that step was finite, then over
+    blocks of ``smooth`` steps (the study's box filter of width ``smooth``, taken every
+    ``smooth`` steps): ``[lengths, steps // smooth]``, a last partial block dropped.  ``step``
+    holds each block's last step and ``smooth`` the width (at most the number of steps).
+
+    A sweep's own curves, one float per run and step, would be 40 MB for the study's protocol;
+    these are a hundredth of it and draw the same figure."""
+    finite = np.asarray(history["finite"], bool)
+    smooth = max(1, min(smooth, finite.shape[-1]))
+    blocks = finite.shape[-1] // smooth
+    out = {"step": np.arange(1, blocks + 1) * smooth, "smooth": np.array(smooth)}
+    for k in ("loss", "accuracy", "grad_norm"):
+        with warnings.catch_warnings():   # a step at which every seed diverged: NaN, a gap
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(np.where(finite, np.asarray(history[k], np.float64), np.nan), 1)
+        out[k] = mean[:, :blocks * smooth].reshape(len(mean), blocks, smooth).mean(-1)
+    return out
 
 
 def _nan_none(x) -> float | None:

@@ -60,14 +60,13 @@ def palindrome_accuracy_figure(run: Path):
     return accuracy_vs_length(finals, lengths, palindrome_title(run))
 
 
-def palindrome_curves_figure(run: Path, smooth: int = 10):
-    """Figure 1 from curves.npz (``{model}_{metric}``: ``[lengths, seeds, steps]``)."""
+def palindrome_curves_figure(run: Path):
+    """Figure 1 from curves.npz (``{model}_{metric}``: ``runner.figure_curves``' arrays)."""
     curves = read_npz(run / "curves.npz")
     models = list(dict.fromkeys(k.split("_", 1)[0] for k in curves if k != "lengths"))
-    histories = {m: {k.split("_", 1)[1]: v for k, v in curves.items() if k.startswith(m + "_")}
-                 for m in models}
-    return training_curves(histories, [int(t) for t in curves["lengths"]], smooth,
-                           palindrome_title(run))
+    by_model = {m: {k.split("_", 1)[1]: v for k, v in curves.items() if k.startswith(m + "_")}
+                for m in models}
+    return training_curves(by_model, [int(t) for t in curves["lengths"]], palindrome_title(run))
 
 
 def study_of(cls, run: Path):
