@@ -88,16 +88,23 @@ def _jsonable(x):
 # ----------------------------------------------------------------------------- run records
 
 def machine() -> dict:
-    """What a result was measured on: CPU model, usable cores, JAX backend and devices."""
-    model = platform.processor() or platform.machine()
+    """What a result was measured on: CPU model (with its family and model numbers and widest
+    vector unit: "AMD EPYC" alone names CPUs three times apart), usable cores, JAX backend and
+    devices."""
+    cpu = {"cpu": platform.processor() or platform.machine()}
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
+            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines()
+                        if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        flags = info.get("flags", "").split()
+        cpu = {"cpu": info.get("model name", cpu["cpu"]),
+               "cpu_family": info.get("cpu family"), "cpu_model": info.get("model"),
+               "vector": next((f for f in ("avx512f", "avx2", "sse4_2") if f in flags), None)}
+    except OSError:
         pass
     devices = jax.devices()
-    return {"cpu": model, "cores": len(os.sched_getaffinity(0)),
+    return {**cpu, "cores": len(os.sched_getaffinity(0)),
             "backend": devices[0].platform, "device_kind": devices[0].device_kind,
             "devices": len(devices), "jax": jax.__version__}
 

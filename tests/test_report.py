@@ -188,6 +188,35 @@ def test_palindrome_table_shows_disagreeing_seeds_and_the_run(tmp_path):
            "bias 1), mean of 2 seeds." in text
 
 
+def test_protocol_tables_mean_std_reach_and_plateau(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ROOT / "docs/results/palindrome_default", run)
+    rows = list(csv.DictReader(io.StringIO((run / "final.csv").read_text())))
+    for r in rows:
+        if r["model"] == "rnn" and r["length"] == "15":
+            r["accuracy"] = "0.995"                    # both seeds solve T = 15
+        if r["model"] == "lstm" and r["length"] == "20" and r["seed"] == "1":
+            r["accuracy"], r["loss"], r["diverged_at"] = "", "", "77"
+    files.write_csv(run / "final.csv", rows)
+    curves = dict(np.load(run / "curves.npz"))
+    curves["lstm_accuracy"][-1, :30] = 0.1             # T = 20 at chance until step 300
+    curves["lstm_accuracy"][-1, 30] = 0.25
+    np.savez(run / "curves.npz", **curves)
+    text = tables.protocol_table(run, run)
+    body = table_rows(text)
+    assert body[0] == ["Vanilla RNN, init orthogonal", "1.000 ± 0.000", "1.000 ± 0.000",
+                       "0.995 ± 0.000", "0.098 ± 0.001"]
+    assert body[1][0] == "LSTM, init orthogonal, forget bias 1"
+    assert body[1][4] == "1.000 ± 0.000 (1 diverged)" and body[2:] == body[:2]
+    assert "mean ± std over 2 seeds; 64 hidden, 2000 steps." in text
+    reach = table_rows(tables.protocol_reach_table(run))
+    # RNN: solved to 15 in every seed; above chance to 15; never leaves chance at T = 20.
+    assert reach[0][1:5] == ["15", "15", "15", "never left"]
+    # LSTM: the diverged seed at T = 20 is not solved, so "every seed" and "most" stop at 15.
+    assert reach[1][1:5] == ["15", "15", "20", "310"]
+    assert reach[1][5:] == list(tables.STUDY_REACH["lstm"])
+
+
 def test_the_title_is_the_experiments_own_from_the_summarys_config(tmp_path):
     # The committed run is the default run: its title is the one palindrome.py gives it.
     run = ROOT / "docs/results/palindrome_default"

@@ -31,7 +31,7 @@ from rnn_gnn.palindrome import gradients, optimizer_study
 from rnn_gnn.palindrome.figures import (accuracy_vs_length, gradient_flow, learning_rate_grid,
                                         training_curves)
 from rnn_gnn.report.results import Source, lookup, read_csv, read_json, read_npz, shown
-from rnn_gnn.report.tables import palindrome_title
+from rnn_gnn.report.tables import palindrome_title, seed_accuracies
 
 FINGERPRINT_KEY = "rnn_gnn report"   # the PNG text chunk holding a figure's fingerprint
 DPI = 130                            # as files.save_figure
@@ -42,17 +42,8 @@ DPI = 130                            # as files.save_figure
 def palindrome_finals(run: Path) -> tuple[list[int], dict]:
     """final.csv as ``accuracy_vs_length``'s input: ``{model: {"accuracy": [lengths, seeds]}}``
     (a diverged run is NaN, as the experiment passes it)."""
-    lengths = lookup(read_json(run / "summary.json"), "lengths", where=run / "summary.json")
-    finals = {}
-    for r in read_csv(run / "final.csv"):
-        finals.setdefault(r["model"], {}).setdefault(int(r["length"]), []).append(
-            float(r["accuracy"]) if r["accuracy"] != "" else np.nan)
-    try:
-        return lengths, {m: {"accuracy": np.array([per[t] for t in lengths])}
-                         for m, per in finals.items()}
-    except (KeyError, ValueError):
-        raise DataError(f"{shown(run / 'final.csv')} does not hold every length and seed of "
-                        f"summary.json") from None
+    lengths, acc = seed_accuracies(run)
+    return lengths, {m: {"accuracy": a} for m, a in acc.items()}
 
 
 def palindrome_accuracy_figure(run: Path):

@@ -19,7 +19,7 @@ from rnn_gnn.palindrome.figures import sweep_title
 from rnn_gnn.palindrome.gradients import ENCODINGS
 from rnn_gnn.palindrome.runner import FULL, Config
 from rnn_gnn.plotting import MODEL_NAMES
-from rnn_gnn.report.results import Source, lookup, read_csv, read_json, shown
+from rnn_gnn.report.results import Source, lookup, read_csv, read_json, read_npz, shown
 
 
 # ----------------------------------------------------------------------------- number formats
@@ -72,6 +72,16 @@ def command_of(record: dict, where: Path) -> str:
     return re.sub(r"\s--(out|run_dir)(=|\s+)\S+", "", command)
 
 
+def cpu_name(machine: dict) -> str:
+    """``"AMD EPYC family 26 model 2 (avx512f), 2 cores"``: as much as the record holds."""
+    cpu = machine.get("cpu", "?")
+    if machine.get("cpu_family"):
+        cpu += f" family {machine['cpu_family']} model {machine.get('cpu_model', '?')}"
+    if machine.get("vector"):
+        cpu += f" ({machine['vector']})"
+    return f"{cpu}, {machine.get('cores', machine.get('cpu_cores', '?'))} cores"
+
+
 def model_name(model: str, input_dim: int | None = None) -> str:
     name = MODEL_NAMES.get(model, model)
     return name if input_dim is None else f"{name}, {ENCODINGS.get(input_dim, input_dim)}"
@@ -115,9 +125,97 @@ def palindrome_table(run: Path) -> str:
     caption = (f"Accuracy on {sweep_config(summary, where).eval_batch} fresh palindromes per "
                f"run; {palindrome_title(run)}.  `{command_of(summary, where)}`: "
                f"{summary.get('wall_seconds')} s wall, {summary.get('compile_seconds')} s of it "
-               f"compiling, on {machine.get('cpu', '?')} ({machine.get('cores', '?')} cores), "
+               f"compiling, on {cpu_name(machine)}, "
                f"JAX {machine.get('jax', '?')}.")
     return markdown_table(["T", *map(str, lengths)], body) + "\n" + caption + "\n"
+
+
+# Issue 11's reading of a protocol run: a length is solved at 0.99, and above chance (0.1) at
+# 0.15, five binomial standard errors of one 2048-palindrome score at chance.
+SOLVED, ABOVE_CHANCE, LEFT_CHANCE = 0.99, 0.15, 0.2
+
+
+def seed_accuracies(run: Path) -> tuple[list[int], dict]:
+    """``(lengths, {model: [len(lengths), seeds]})``: each run's accuracy from
+    ``experiments/palindrome.py``'s final.csv, a diverged run as NaN."""
+    where = run / "summary.json"
+    lengths = lookup(read_json(where), "lengths", where=where)
+    per: dict = {}
+    for r in read_csv(run / "final.csv"):
+        per.setdefault(r["model"], {}).setdefault(int(r["length"]), []).append(
+            float(r["accuracy"]) if r["accuracy"] != "" else np.nan)
+    try:
+        return lengths, {m: np.array([v[t] for t in lengths]) for m, v in per.items()}
+    except (KeyError, ValueError):
+        raise DataError(f"{shown(run / 'final.csv')} does not hold every length and seed of "
+                        f"{shown(where)}") from None
+
+
+def _run_label(model: str, cfg: Config) -> str:
+    extra = f", forget bias {cfg.forget_bias:g}" if model == "lstm" else ""
+    return f"{model_name(model)}, init {cfg.init}{extra}"
+
+
+def protocol_table(*runs: Path) -> str:
+    """The study protocol's accuracy per length, mean ± std over seeds, one row per model of
+    each run (issue 11: both models, both initialisations)."""
+    body, captions = [], []
+    for run in runs:
+        where = run / "summary.json"
+        summary = read_json(where)
+        cfg = sweep_config(summary, where)
+        lengths, acc = seed_accuracies(run)
+        for model, a in acc.items():
+            cells = []
+            for row in a:
+                ok = row[np.isfinite(row)]
+                cell = f"{ok.mean():.3f} ± {ok.std():.3f}" if len(ok) else "-"
+                cells.append(cell + (f" ({len(row) - len(ok)} diverged)" if len(ok) < len(row)
+                                     else ""))
+            body.append([_run_label(model, cfg), *cells])
+        machine = summary.get("machine", {})
+        captions.append(f"`{command_of(summary, where)}`: {duration(summary['wall_seconds'])} "
+                        f"wall on {cpu_name(machine)}")
+    return (markdown_table(["T", *map(str, lengths)], body) + "\n"
+            + f"Accuracy on {cfg.eval_batch} fresh palindromes per run, mean ± std over "
+            + f"{summary['seeds']} seeds; {cfg.num_hidden} hidden, {cfg.train_steps} steps.  "
+            + "; ".join(captions) + ".\n")
+
+
+def _longest(lengths, ok) -> str:
+    return str(max((t for t, k in zip(lengths, ok) if k), default="-"))
+
+
+STUDY_REACH = {"rnn": ("below about 10", "about 17", "-"),
+               "lstm": ("every length to at least 23", "every length", "~3000 (T = 23)")}
+
+
+def protocol_reach_table(*runs: Path) -> str:
+    """How far each model reaches in a protocol run, beside the study's results (SPEC): the
+    longest T solved in every seed and in most, the longest above chance, and for how many
+    steps the longest length sits at chance."""
+    body = []
+    for run in runs:
+        cfg = sweep_config(read_json(run / "summary.json"), run / "summary.json")
+        lengths, acc = seed_accuracies(run)
+        curves = read_npz(run / "curves.npz")
+        for model, a in acc.items():
+            solved = np.nan_to_num(a, nan=0.0) >= SOLVED
+            mean_acc = curves[f"{model}_accuracy"][-1]
+            left = np.flatnonzero(mean_acc > LEFT_CHANCE)
+            plateau = f"{int(curves[f'{model}_step'][left[0]])}" if len(left) else "never left"
+            study = STUDY_REACH.get(model, ("-", "-", "-"))
+            body.append([_run_label(model, cfg), _longest(lengths, solved.all(1)),
+                         _longest(lengths, solved.sum(1) > a.shape[1] / 2),
+                         _longest(lengths, np.nanmean(a, 1) >= ABOVE_CHANCE), plateau,
+                         study[0], study[1], study[2]])
+    return (markdown_table(["model", f"longest T >= {SOLVED} in every seed", "in most seeds",
+                            f"mean >= {ABOVE_CHANCE} (chance 0.1)",
+                            f"steps at chance at T = {lengths[-1]}",
+                            "study: full accuracy", "study: above chance",
+                            "study: steps at chance"], body)
+            + f"\nSteps at chance: the first step at which the seeds' mean accuracy "
+            + f"({int(curves[f'{model}_smooth'])}-step average) exceeds {LEFT_CHANCE}.\n")
 
 
 def _accuracy_cell(per_length: dict, seeds: list[str]) -> str:
@@ -374,8 +472,8 @@ def study_sweep_table(run: Path) -> str:
                  f"**{spread(total['speedups'], unit='x')}**, target >= {total['target']:g}x: "
                  f"met in {met} of {repeats} repeats"])
     info = {**bench["machine"], **bench.get("environment", {})}
-    caption = (f"`{command_of(bench, where)}`, {info['date'][:10]}, {info['cpu']} "
-               f"({info.get('cores', info.get('cpu_cores'))} cores), JAX {info['jax']}, torch "
+    caption = (f"`{command_of(bench, where)}`, {info['date'][:10]}, {cpu_name(info)}, "
+               f"JAX {info['jax']}, torch "
                f"{info.get('torch', '-')} ({info.get('torch_threads', '-')} threads), "
                f"{info['clock']} clock; median of {len(total['speedups'])} repeats (min-max); "
                f"speed-up = torch time / project time within a repeat.")
