@@ -24,9 +24,6 @@ Writes to --run_dir (default results/gradients; with --full, results/gradients_f
 
 from __future__ import annotations
 
-import dataclasses
-import time
-
 from rnn_gnn import cli, files
 from rnn_gnn.palindrome import figures, gradients, runner
 
@@ -37,21 +34,17 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args, study = parse_args(argv)
-    started = time.perf_counter()
-    results = gradients.run(study, args.log_every)
+    done = runner.run_study(parse_args, argv, gradients.run)
+    study, results = done.study, done.results
     flow_rows, clip_rows, summary = gradients.summarise(study, results)
     print("\n".join(gradients.report(study, summary, clip_rows)))
-    seconds = time.perf_counter() - started
 
     # Everything is computed; only now write, one atomic file at a time.
-    out = args.run_dir
+    out = done.args.run_dir
     files.write_csv(out / "flow.csv", flow_rows)
     files.write_csv(out / "clipping.csv", clip_rows)
-    files.write_json(out / "summary.json", {
-        **files.run_record(argv), "config": dataclasses.asdict(study),
-        "log_every": args.log_every, "results": summary, "clipping": clip_rows,
-        "seconds": round(seconds, 1)})
+    files.write_json(out / "summary.json",
+                     runner.study_record(argv, done, results=summary, clipping=clip_rows))
     files.save_figure(figures.gradient_flow(study, results, "dh", "mean ||dl/dh(t)||"),
                       out / "gradient_flow.png")
     files.save_figure(figures.gradient_flow(study, results, "dW",
@@ -59,7 +52,7 @@ def main(argv=None):
                       out / "gradient_terms.png")
     if any(None in runs for _, runs in results.values()):
         files.save_figure(figures.clipping(study, results), out / "grad_norm_hist.png")
-    print(f"results in {out}/ ({seconds:.0f} s)")
+    print(f"results in {out}/ ({done.seconds:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -21,37 +21,29 @@ Writes to --run_dir (default results/optimizers; with --full, results/optimizers
 
 from __future__ import annotations
 
-import dataclasses
-import time
-
 from rnn_gnn import cli, files
 from rnn_gnn.palindrome import figures, optimizer_study, runner
 
 
 def parse_args(argv):
-    return runner.parse_study(argv, __doc__, optimizer_study.Study, optimizer_study.FULL, "the thorough grid",
-                              "optimizers")
+    return runner.parse_study(argv, __doc__, optimizer_study.Study, optimizer_study.FULL,
+                              "the thorough grid", "optimizers")
 
 
 def main(argv=None):
-    args, study = parse_args(argv)
-    started = time.perf_counter()
-    results = optimizer_study.run(study, args.log_every)
+    done = runner.run_study(parse_args, argv, optimizer_study.run)
+    study, results = done.study, done.results
     grid_rows, table_rows = optimizer_study.tables(study, results)
-    seconds = time.perf_counter() - started
     print("\n".join(optimizer_study.report(table_rows)))
 
-    out = args.run_dir
+    out = done.args.run_dir
     files.write_csv(out / "table.csv", table_rows)
     files.write_csv(out / "grid.csv", grid_rows)
-    files.write_json(out / "summary.json", {
-        **files.run_record(argv), "config": dataclasses.asdict(study),
-        "log_every": args.log_every,
-        "learning_rates": {n: r["lrs"] for n, r in results.items()},
-        "table": table_rows, "seconds": round(seconds, 1)})
+    files.write_json(out / "summary.json", runner.study_record(
+        argv, done, learning_rates={n: r["lrs"] for n, r in results.items()}, table=table_rows))
     files.save_figure(figures.optimizer_curves(study, results), out / "curves.png")
     files.save_figure(figures.learning_rate_grid(study, results), out / "lr_grid.png")
-    print(f"results in {out}/ ({seconds:.0f} s)")
+    print(f"results in {out}/ ({done.seconds:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ that matters): the honest summaries, the tables, the optional torch, the CLI's e
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from conftest import ROOT, load_experiment
 from rnn_gnn import cli, palindrome
 from rnn_gnn.benchmark import report, rows, suite, torch_reference
 from rnn_gnn.benchmark.harness import Case, Impl, spread, summarize, time_case
+from rnn_gnn.graph import classify
 
 HAS_TORCH = torch_reference.torch() is not None
 
@@ -155,6 +157,17 @@ def test_gcn_row_is_skipped_with_the_reason_without_cora(tmp_path):
     for c in cases:
         assert c.project is None and c.reference is None
         assert "Cora not found" in c.missing and str(tmp_path) in c.missing
+
+
+def test_gcn_row_times_as_many_epochs_per_call_as_train_seeds(planetoid_dir):
+    cases = rows.row_d(str(planetoid_dir))
+    assert [c.name for c in cases] == ["GCN epoch Cora", "GCN epoch Cora, torch sparse"]
+    assert cases[0].project is cases[1].project          # one compiled side, timed once
+    # What the library trains with: train_seeds' own chunk size, read from its signature.
+    chunk = inspect.signature(classify.train_seeds).parameters["log_every"].default
+    assert cases[0].project.units == chunk == 50
+    assert cases[1].reference.units == 1                 # torch: one epoch per call
+    assert cases[0].unit == "epoch"                      # so both are reported per epoch
 
 
 def test_row_a_compares_each_model_with_two_twins():

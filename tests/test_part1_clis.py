@@ -1,7 +1,10 @@
 """experiments/gradients.py and experiments/optimizers.py: bad input is one line and exit 2,
---help shows the examples and the outputs, the default run directories follow the preset, and
-the optimizer comparison's per-run learning rate is the named Optax optimizer's."""
+--help shows the examples and the outputs, the default run directories follow the preset, a
+tiny run of each writes every file its docstring lists, and the optimizer comparison's per-run
+learning rate is the named Optax optimizer's."""
 
+import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +19,7 @@ from conftest import ROOT, load_experiment
 
 from rnn_gnn import cli, errors
 from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
-from rnn_gnn.palindrome import Config, figures, optimizer_study
+from rnn_gnn.palindrome import Config, figures, optimizer_study, runner
 from rnn_gnn.palindrome import gradients as gradient_study
 
 
@@ -109,6 +112,46 @@ def test_help_shows_examples_outputs_and_real_defaults(name, capsys):
     text = capsys.readouterr().out
     assert f"python experiments/{name}.py" in text and "Writes" in text
     assert "(default: None)" not in text and "--out " not in text and "--quick" not in text
+
+
+def test_run_study_runs_the_parsed_study_and_records_it(tmp_path):
+    calls = []
+
+    def parse_args(argv):
+        return argparse.Namespace(log_every=7, run_dir=tmp_path), optimizer_study.Study(
+            seeds=int(argv[0]))
+
+    def run(study, log_every):
+        calls.append((study.seeds, log_every))
+        return {"sgd": 1}
+    done = runner.run_study(parse_args, ["3"], run)
+    assert calls == [(3, 7)] and done.results == {"sgd": 1} and done.seconds >= 0
+    record = runner.study_record(["--seeds", "3"], done, table=[{"a": 1}])
+    assert list(record) == ["command", "machine", "config", "log_every", "table", "seconds"]
+    assert record["config"]["seeds"] == 3 and record["log_every"] == 7
+    assert record["command"].endswith("--seeds 3") and record["table"] == [{"a": 1}]
+
+
+@pytest.mark.parametrize("name,argv,written,keys", [
+    ("gradients", ["--models", "rnn", "--input_dims", "1", "--lengths", "3", "--analysis_batch",
+                   "4"],
+     ["clipping.csv", "flow.csv", "grad_norm_hist.png", "gradient_flow.png",
+      "gradient_terms.png", "summary.json"], ["results", "clipping"]),
+    ("optimizers", ["--optimizers", "sgd", "--length", "3", "--grid", "0", "--seeds", "1",
+                    "--eval_batch", "8", "--smooth", "2"],
+     ["curves.png", "grid.csv", "lr_grid.png", "summary.json", "table.csv"],
+     ["learning_rates", "table"]),
+])
+def test_a_tiny_study_writes_every_file_it_lists(tmp_path, name, argv, written, keys):
+    module = load_experiment(name)
+    argv = argv + ["--num_hidden", "4", "--batch_size", "4", "--train_steps", "4",
+                   "--log_every", "2", "--run_dir", str(tmp_path)]
+    module.main(argv)
+    assert sorted(p.name for p in tmp_path.iterdir()) == written
+    assert all(f in module.__doc__ for f in written)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert list(summary) == ["command", "machine", "config", "log_every", *keys, "seconds"]
+    assert summary["config"]["train_steps"] == 4 and summary["log_every"] == 2
 
 
 def test_learning_rate_grid_steps_along_1_3_10():

@@ -207,6 +207,12 @@ def select_epoch(cfg: Config, val_loss, val_accuracy) -> tuple[int, bool]:
 
 # ----------------------------------------------------------------------------- training
 
+# Epochs per compiled call of ``train_seeds`` (its ``log_every``): Python, the progress bar and
+# the divergence check are visited once per this many epochs.  A Cora epoch is a few ms, so a
+# call per epoch would be mostly dispatch; the benchmark's row (d) times chunks of this size.
+EPOCHS_PER_CALL = 50
+
+
 def run_key(seed: int):
     return jax.random.PRNGKey(seed)
 
@@ -226,7 +232,8 @@ def init_runs(trainer: Trainer, seeds) -> TrainState:
     return jax.vmap(trainer.init)(jnp.stack([run_key(s) for s in seeds]))
 
 
-def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = 50, progress=True):
+def train_seeds(cfg: Config, data: NodeData, seeds, *, log_every: int = EPOCHS_PER_CALL,
+                progress=True):
     """Train one model per seed, all vmapped in one compiled program.
 
     Returns ``(state, history, result)``.  ``history[metric]`` is ``[seeds, epochs]``, where

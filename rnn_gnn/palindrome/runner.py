@@ -4,22 +4,26 @@
 program per length.  ``train_sweep`` spreads a sweep's lengths over devices (``plan``), runs
 their programs at once, and scores every run on fresh palindromes (``evaluate``);
 ``train_resumable`` adds checkpoints and resuming, and ``tabulate`` the result rows.
+``parse_flags`` / ``parse_study`` are the Part 1 CLIs' flags; ``run_study`` and
+``study_record`` what the two study CLIs (gradients, optimizers) share around their study.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
+import time
 import warnings
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_gnn import checkpoint, cli, distributed
+from rnn_gnn import checkpoint, cli, distributed, files
 from rnn_gnn.cells import INITS, MODELS
 from rnn_gnn.errors import ConfigError
 from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
@@ -114,6 +118,31 @@ def parse_study(argv, doc: str, study_cls, full: dict, what: str, experiment: st
     args = parse_flags(cli.ArgumentParser(description=doc), argv, [study_cls], full, what,
                        experiment)
     return args, cli.config_from_args(args, study_cls)
+
+
+class StudyRun(NamedTuple):
+    """A Part 1 study CLI's run before it writes anything (``run_study``)."""
+    args: argparse.Namespace
+    study: object          # the study dataclass (``gradients.Study``, ``optimizer_study.Study``)
+    results: dict          # what the study's ``run`` returned
+    seconds: float         # wall time of that run: training and measuring
+
+
+def run_study(parse_args: Callable, argv, run: Callable) -> StudyRun:
+    """What a Part 1 study CLI (gradients, optimizers) does first: its flags
+    (``parse_args(argv) -> (args, study)``, by ``parse_study``) and
+    ``run(study, args.log_every)``, timed."""
+    args, study = parse_args(argv)
+    started = time.perf_counter()
+    results = run(study, args.log_every)
+    return StudyRun(args, study, results, time.perf_counter() - started)
+
+
+def study_record(argv, done: StudyRun, **results) -> dict:
+    """A study's ``summary.json``: the run record (``files.run_record``), the study's settings
+    (``config``), ``log_every``, ``results`` (named by the study) and the seconds."""
+    return {**files.run_record(argv), "config": dataclasses.asdict(done.study),
+            "log_every": done.args.log_every, **results, "seconds": round(done.seconds, 1)}
 
 
 def run_key(seed: int, length: int):

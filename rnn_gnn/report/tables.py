@@ -8,6 +8,7 @@ target as "met in k of n": a table never shows the best repeat alone.
 from __future__ import annotations
 
 import re
+import tomllib
 from functools import partial
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
@@ -521,6 +522,7 @@ def benchmark_table(*runs: Path) -> str:
 # ----------------------------------------------------------------------------- the experiments
 
 class Experiment(NamedTuple):
+    """One row of README's table of experiments (``experiments.toml``)."""
     command: str
     question: str
     output: str                                      # the folder it writes by default
@@ -553,45 +555,19 @@ def projected_protocol(run: Path) -> str:
             f"{' and '.join(walls)} steps)")
 
 
-# Result directory names are those the committed runs get under docs/results/.
-EXPERIMENTS = (
-    Experiment("python experiments/palindrome.py",
-               "1.2, 1.3, 1.6: how long a palindrome can the vanilla RNN and the LSTM remember?",
-               "results/palindrome", ("palindrome_default", seconds("summary.json",
-                                                                    "wall_seconds"))),
-    Experiment("python experiments/palindrome.py --full",
-               "the same, with the study's protocol (T = 5..23, 10 seeds, 10000 steps: Figure 1)",
-               "results/palindrome_full", ("palindrome_e2e_check", projected_protocol)),
-    Experiment("python experiments/gradients.py",
-               "1.1, clipping: does the RNN's gradient vanish where the LSTM's carries? what "
-               "does max_norm do?", "results/gradients",
-               ("gradients_default", seconds("summary.json", "seconds"))),
-    Experiment("python experiments/optimizers.py",
-               "1.4: plain SGD against momentum and adaptive learning rates",
-               "results/optimizers", ("optimizers_default", seconds("summary.json", "seconds"))),
-    Experiment("python experiments/generate.py --temperature 0.5",
-               "2.1: text from the shipped Grimm model (no training needed)", "stdout", None),
-    Experiment("python experiments/train_text.py --quick",
-               "2.1: a small character LSTM, to see words appear", "results/text/grimms_quick",
-               ("text_grimms_quick", seconds("summary.json", "time_s"))),
-    Experiment("python experiments/train_text.py --data_dir ../shared/corpora",
-               "2.1: does the 2x128 LSTM reach 1.35 nats/char on held-out text?",
-               "results/text/grimms", ("text_grimms", seconds("summary.json", "time_s"))),
-    Experiment("python experiments/gnn.py",
-               "3.1: a GCN on Zachary's karate club, drawn", "results/gnn",
-               ("gnn_paper_settings", seconds("karate_gcn.json", "wall_seconds"))),
-    Experiment("python experiments/gnn.py --dataset cora --model gcn "
-               "--data_dir ../shared/datasets/planetoid",
-               "3.1: GCN and GAT (`--model gat`) on Cora and Citeseer against the papers",
-               "results/gnn", ("gnn_paper_settings", seconds("cora_gcn.json", "wall_seconds"))),
-    Experiment("python experiments/graph_lstm.py",
-               "3.3b: does a graph-convolutional LSTM beat a GCN without time and an LSTM "
-               "without the graph?", "results/graph_lstm",
-               ("graph_lstm", seconds("graph_lstm.json", "wall_seconds"))),
-    Experiment("python experiments/benchmark.py",
-               "performance: each compiled step against its PyTorch reference",
-               "results/benchmark", None),
-)
+def load_experiments(path: Path) -> tuple[Experiment, ...]:
+    """The experiments of ``path`` (``experiments.toml``: data, one ``[[experiment]]`` each, in
+    the table's order), each with the reader of its committed run's time."""
+    out = []
+    for e in tomllib.loads(path.read_text())["experiment"]:
+        time = None
+        if "run" in e:
+            time = (e["run"], projected_protocol if e.get("projected") else seconds(*e["time"]))
+        out.append(Experiment(e["command"], e["question"], e["output"], time))
+    return tuple(out)
+
+
+EXPERIMENTS = load_experiments(Path(__file__).with_name("experiments.toml"))
 
 
 def experiments_table(results: Path) -> str:

@@ -14,7 +14,6 @@ Modules, bottom up (each imports only those above it):
 ``generation``  the model to write with, the prime, texts, columns (``experiments/generate.py``)
 ``records``     history rows, validation sets and scores, samples, the summary
 ``figures``     the learning curve (with the held-out target on Grimm)
-``resume``      stand-in for ``rnn_gnn.checkpoint.resume`` until it is merged
 ``runner``      ``train_run`` (train, resume, fine-tune into a run directory) and
                 ``train_corpus`` (``experiments/train_text.py``)
 
