@@ -19,6 +19,8 @@ that differs from the paper's (so other settings never overwrite the paper-setti
   NAME_epochs.csv   per seed and epoch: loss, train/val/test accuracy (and val loss)
   NAME.json         command, machine, settings, mean +- std, timings, the per-seed rows
   NAME_curves.png   loss and accuracy curves, mean +- std over seeds
+  NAME_nodes.csv    (karate only) per member: true club, labelled, seed 0's predicted club,
+                    its place in the drawing (what NAME_clubs.png draws)
   NAME_clubs.png    (karate only) the graph coloured by predicted club
 """
 
@@ -96,11 +98,12 @@ def main(argv=None):
     plt.close(fig)
     written = f"{stem}.csv, _epochs.csv, .json, _curves.png"
     if args.dataset == "karate":
-        fig = figures.karate_clubs(node_data, np.asarray(result["prediction"][0]),
-                                   float(result["test_accuracy"][0]), classify.describe(cfg))
+        nodes = figures.karate_rows(node_data, np.asarray(result["prediction"][0]))
+        files.write_csv(f"{stem}_nodes.csv", nodes)
+        fig = figures.karate_clubs(nodes, rows[0]["test_accuracy"], classify.describe(cfg))
         files.save_figure(fig, f"{stem}_clubs.png")
         plt.close(fig)
-        written += ", _clubs.png"
+        written += ", _nodes.csv, _clubs.png"
     print(f"{args.dataset} {args.model}: test accuracy {test.mean():.2f} +- {test.std():.2f} % "
           f"over {args.seeds} seeds (max {cfg.epochs} epochs, selection {cfg.selection}, "
           f"early stop fired in {stopped}/{args.seeds}; {wall:.0f} s)")

@@ -17,6 +17,8 @@ Writes to --run_dir (default results/gradients; with --full, results/gradients_f
   clipping.csv         per run, clipped and unclipped: share of clipped steps, gradient-norm
                        quantiles, final accuracy, the step it diverged at
   summary.json         command, machine, settings, decay per step, clipping rows
+  grad_norm_hist.json  per clipped and unclipped run: a histogram of log10 of its gradient
+                       norms (what grad_norm_hist.png draws)
   gradient_flow.png    ||dl/dh(t)|| (and the LSTM's ||dl/dc(t)||) against t
   gradient_terms.png   each step's term of dL/dW_hh against t
   grad_norm_hist.png   the gradient norms of the clipped and the unclipped runs
@@ -50,8 +52,10 @@ def main(argv=None):
     files.save_figure(figures.gradient_flow(study, results, "dW",
                                             "||step t's term of dL/dW_hh||"),
                       out / "gradient_terms.png")
-    if any(None in runs for _, runs in results.values()):
-        files.save_figure(figures.clipping(study, results), out / "grad_norm_hist.png")
+    histograms = gradients.norm_histograms(study, results)
+    if histograms["histograms"]:
+        files.write_json(out / "grad_norm_hist.json", histograms)
+        files.save_figure(figures.clipping(study, histograms), out / "grad_norm_hist.png")
     print(f"results in {out}/ ({done.seconds:.0f} s)")
 
 

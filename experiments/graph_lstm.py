@@ -17,6 +17,8 @@ Writes to --run_dir:
                           and gradient norm on that step's training batch
   graph_lstm.json         command, machine, settings, mean +- std per model, the rule's
                           ceiling, timings
+  graph_lstm_figure.npz   what graph_lstm.png draws besides the scores: each model's training
+                          loss per seed and step, one held-out sequence and every prediction
   graph_lstm.png          loss curves, F1 bars and one held-out sequence with every prediction
   graph_lstm_checkpoints/<model>/ckpt-<step>.msgpack   with --checkpoint_every
 """
@@ -32,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rnn_gnn import cli, files  # noqa: E402
 from rnn_gnn.graph import comparison, figures, forecast, wave_scores, waves  # noqa: E402
-from rnn_gnn.graph.graph_lstm import MODELS  # noqa: E402
 from rnn_gnn.plotting import plt  # noqa: E402
 
 TASK = waves.Task()
@@ -70,6 +71,8 @@ def main(argv=None):
     example = forecast.example_predictions(TASK, cfg, graph, {
         v.label: (v.model, runs[v.label][0]) for v in variants})
     rows = comparison.result_rows(runs, seeds)
+    rule = {m: float(ceiling[m]) for m in ("wave_f1", "fire_f1", "accuracy")}
+    arrays = comparison.figure_arrays(TASK, runs, example)
     out = args.run_dir
     files.write_csv(out / "graph_lstm.csv", rows)
     files.write_csv(out / "graph_lstm_steps.csv", [
@@ -81,14 +84,14 @@ def main(argv=None):
         "summary (mean, std over seeds)": {
             label: {m: [float(test[m].mean()), float(test[m].std())] for m in METRICS}
             for label, (_, _, test) in runs.items()},
-        "rule_on_hidden_state": {m: float(ceiling[m]) for m in ("wave_f1", "fire_f1", "accuracy")},
+        "rule_on_hidden_state": rule,
         "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "runs": rows})
-    fig = figures.wave_comparison(variants, runs, ceiling, example, TASK,
-                                  {v.label: MODELS[v.model].initialiser for v in variants})
+    files.write_npz(out / "graph_lstm_figure.npz", arrays)
+    fig = figures.wave_comparison(TASK, arrays, rows, rule)
     files.save_figure(fig, out / "graph_lstm.png")
     plt.close(fig)
     print(f"rule on the hidden state (ceiling): wave F1 {ceiling['wave_f1']:.3f}; "
-          f"{wall:.0f} s; wrote {out}/graph_lstm.csv, _steps.csv, .json, .png")
+          f"{wall:.0f} s; wrote {out}/graph_lstm.csv, _steps.csv, .json, _figure.npz, .png")
     return {label: test for label, (_, _, test) in runs.items()}
 
 

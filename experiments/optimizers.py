@@ -15,6 +15,8 @@ Writes to --run_dir (default results/optimizers; with --full, results/optimizers
                 wall time
   grid.csv      every rate and seed: validation and test accuracy, steps to 0.99, divergence
   summary.json  command, machine, settings, learning rates, the table
+  curves.npz    each optimizer's training loss and accuracy per seed and step at its chosen
+                rate (what curves.png draws)
   curves.png    loss and accuracy at each optimizer's chosen rate
   lr_grid.png   validation accuracy against learning rate
 """
@@ -41,7 +43,9 @@ def main(argv=None):
     files.write_csv(out / "grid.csv", grid_rows)
     files.write_json(out / "summary.json", runner.study_record(
         argv, done, learning_rates={n: r["lrs"] for n, r in results.items()}, table=table_rows))
-    files.save_figure(figures.optimizer_curves(study, results), out / "curves.png")
+    curves = optimizer_study.chosen_curves(results)
+    files.write_npz(out / "curves.npz", curves)
+    files.save_figure(figures.optimizer_curves(study, curves), out / "curves.png")
     files.save_figure(figures.learning_rate_grid(study, results), out / "lr_grid.png")
     print(f"results in {out}/ ({done.seconds:.0f} s)")
 

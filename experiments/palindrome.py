@@ -23,7 +23,6 @@ Writes to --run_dir (default results/palindrome; with --full, results/palindrome
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 
 import numpy as np
@@ -96,10 +95,8 @@ def main(argv=None):
         "lengths": lengths, "seeds": sweep.seeds, "seed_list": seeds, "results": results,
         "wall_seconds": round(wall, 1), "compile_seconds": round(compile_seconds(), 1),
         "devices": len(args.device_list)})
-    buf = io.BytesIO()
-    np.savez_compressed(buf, lengths=np.array(lengths), **{
-        f"{m}_{k}": v for m, c in curves.items() for k, v in c.items()})
-    files.write_bytes(out / "curves.npz", buf.getvalue())
+    files.write_npz(out / "curves.npz", {"lengths": np.array(lengths), **{
+        f"{m}_{k}": v for m, c in curves.items() for k, v in c.items()}})
     title = figures.sweep_title(cfg, sweep.seeds, args.models)
     files.save_figure(figures.training_curves(curves, lengths, title),
                       out / "training_curves.png")

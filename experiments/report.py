@@ -7,8 +7,9 @@ from the result files committed under docs/results/ (rnn_gnn.report).
 A generated section of a doc sits between <!-- report:NAME --> and <!-- /report:NAME --> lines;
 rnn_gnn.report.tables.TABLES says which result directories it is made from, and
 rnn_gnn.report.figures.FIGURES the same for the PNGs of docs/figures/, drawn by the plotting
-functions the experiments use and compared by a fingerprint of what they show.  The prose
-around the markers is never touched.
+functions the experiments use and compared by a fingerprint of what they show.  A figure of
+FIGURES still drawn by hand whose run, or a file of it the figure needs, is not committed yet
+is left as it is and listed as not yet drawn.  The prose around the markers is never touched.
 
 Writes (without --check), only where they differ from what the data give:
   README.md, docs/*.md    the generated sections

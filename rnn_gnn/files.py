@@ -2,9 +2,9 @@
 
 Every file is written atomically: a reader, or a run killed at any moment, sees the old file or
 the new one, whole, never a mix.  Result files (``write_bytes``, ``write_json``, ``write_csv``,
-``save_figure``) are written by the main process only: in a multi-process job every process
-computes the same results, and one copy is enough.  ``atomic_write_bytes`` itself writes in
-every process (for caches of downloads).
+``write_npz``, ``save_figure``) are written by the main process only: in a multi-process job
+every process computes the same results, and one copy is enough.  ``atomic_write_bytes``
+itself writes in every process (for caches of downloads).
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ def write_csv(path, rows: Iterable[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     write_bytes(path, buf.getvalue().encode())
+
+
+def write_npz(path, arrays: dict) -> None:
+    """Named arrays as one compressed .npz (``np.load`` reads them back)."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_bytes(path, buf.getvalue())
 
 
 def save_figure(fig, path) -> None:

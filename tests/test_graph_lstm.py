@@ -17,8 +17,9 @@ import pytest
 from conftest import load_experiment
 from rnn_gnn import cells, checkpoint, cli, files
 from rnn_gnn.errors import CheckpointError, ConfigError
-from rnn_gnn.graph import comparison, forecast, wave_scores, waves
+from rnn_gnn.graph import comparison, figures, forecast, wave_scores, waves
 from rnn_gnn.graph import graph_lstm as gl
+from rnn_gnn.report import figures as report_figures
 from reference import dense_adjacency, normalized_adjacency
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,6 +186,36 @@ def test_cli_refuses_to_resume_wrongly_in_one_line(tmp_path, argv, message, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_cli_writes_what_its_figure_is_drawn_from(tmp_path, monkeypatch):
+    """experiments/graph_lstm.py with the training, the rule and the example stubbed (their
+    own tests are above): the run's files give its figure."""
+    module = load_experiment("graph_lstm")
+    variants = comparison.variants(module.TASK)
+    rng, n = np.random.default_rng(5), module.TASK.num_nodes
+    runs = {v.label: (None, {m: rng.random((2, 60)).astype(np.float32)
+                             for m in comparison.STEP_METRICS},
+                      {m: rng.random(2).astype(np.float32) for m in module.METRICS})
+            for v in variants}
+    frames = np.stack([rng.integers(0, 2, (9, n)), rng.integers(-1, 2, (9, n))], -1)
+    example = (frames.astype(np.float32), rng.integers(0, 3, n),
+               {v.label: rng.integers(0, 3, n) for v in variants})
+    rule = {"wave_f1": 0.96, "fire_f1": 0.97, "accuracy": 0.99}
+    monkeypatch.setattr(comparison, "train_all", lambda *a, **k: runs)
+    monkeypatch.setattr(forecast, "example_predictions", lambda *a, **k: example)
+    monkeypatch.setattr(wave_scores, "rule_ceiling", lambda *a, **k: rule)
+    cli.run_main(module.main, ["--run_dir", str(tmp_path), "--no_progress", "--seeds", "2"])
+    arrays = np.load(tmp_path / "graph_lstm_figure.npz")
+    assert set(arrays.files) == {"frames", "target", *(f"{v.key}_{k}" for v in variants
+                                                       for k in ("loss", "prediction"))}
+    np.testing.assert_array_equal(arrays["gcn_window_loss"], runs[variants[3].label][1]["loss"])
+    np.testing.assert_array_equal(arrays["node_lstm_prediction"], example[2][variants[1].label])
+    fig = report_figures.graph_lstm_figure(tmp_path)
+    expected = figures.wave_comparison(module.TASK, comparison.figure_arrays(
+        module.TASK, runs, example), comparison.result_rows(runs, [0, 1]), rule)
+    assert report_figures.fingerprint(fig) == report_figures.fingerprint(expected)
+    figures.plt.close("all")
 
 
 if __name__ == "__main__":

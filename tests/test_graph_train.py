@@ -13,6 +13,7 @@ import pytest
 from conftest import load_experiment
 from rnn_gnn import cli
 from rnn_gnn.graph import classify, download, figures, karate
+from rnn_gnn.report import figures as report_figures
 from rnn_gnn.train import make_step
 
 
@@ -34,6 +35,17 @@ def test_karate_default_cli_learns_the_split_and_draws_it(tmp_path):
     assert np.isclose(saved["test_accuracy_mean"], 100 * result["test_accuracy"].mean())
     for name in ("karate_gcn.csv", "karate_gcn_curves.png", "karate_gcn_clubs.png"):
         assert (tmp_path / name).stat().st_size > 0
+    # What the club drawing is redrawn from: every member's club, the labelled leaders and seed
+    # 0's prediction; the report draws it with seed 0's test accuracy.
+    nodes = read_csv(tmp_path / "karate_gcn_nodes.csv")
+    node_data = karate.karate_club()
+    assert [int(r["node"]) for r in nodes] == list(range(34))
+    assert [int(r["club"]) for r in nodes] == node_data.labels.tolist()
+    assert [int(r["node"]) for r in nodes if r["labelled"] == "1"] == [0, 33]
+    assert [int(r["prediction"]) for r in nodes] == np.asarray(result["prediction"][0]).tolist()
+    fig = report_figures.karate_clubs_figure(tmp_path)
+    assert f"test accuracy {result['test_accuracy'][0]:.1%} (seed 0)" in fig.axes[0].get_title()
+    figures.plt.close(fig)
     # The per-epoch history: every seed's 200 epochs; the last epoch's test accuracy is the
     # reported one (karate selects the last epoch), and the model learned the training pair.
     rows = read_csv(tmp_path / "karate_gcn_epochs.csv")

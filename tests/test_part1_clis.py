@@ -4,6 +4,7 @@ tiny run of each writes every file its docstring lists, and the optimizer compar
 learning rate is the named Optax optimizer's."""
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from rnn_gnn import cli, errors
 from rnn_gnn.optimizers import OPTIMIZERS, make_optimizer
 from rnn_gnn.palindrome import Config, figures, optimizer_study, runner
 from rnn_gnn.palindrome import gradients as gradient_study
+from rnn_gnn.report import figures as report_figures
 
 
 @pytest.fixture(scope="module")
@@ -135,11 +137,11 @@ def test_run_study_runs_the_parsed_study_and_records_it(tmp_path):
 @pytest.mark.parametrize("name,argv,written,keys", [
     ("gradients", ["--models", "rnn", "--input_dims", "1", "--lengths", "3", "--analysis_batch",
                    "4"],
-     ["clipping.csv", "flow.csv", "grad_norm_hist.png", "gradient_flow.png",
+     ["clipping.csv", "flow.csv", "grad_norm_hist.json", "grad_norm_hist.png", "gradient_flow.png",
       "gradient_terms.png", "summary.json"], ["results", "clipping"]),
     ("optimizers", ["--optimizers", "sgd", "--length", "3", "--grid", "0", "--seeds", "1",
                     "--eval_batch", "8", "--smooth", "2"],
-     ["curves.png", "grid.csv", "lr_grid.png", "summary.json", "table.csv"],
+     ["curves.npz", "curves.png", "grid.csv", "lr_grid.png", "summary.json", "table.csv"],
      ["learning_rates", "table"]),
 ])
 def test_a_tiny_study_writes_every_file_it_lists(tmp_path, name, argv, written, keys):
@@ -213,8 +215,50 @@ def test_figures_state_the_initialisation_and_what_the_bands_are():
                    "diverged": np.zeros((2, 2), int), "val_accuracy": rng.uniform(size=(2, 2)),
                    "history": {k: rng.uniform(size=(2, 2, 30)) for k in ("loss", "accuracy")}}
                for n in study.optimizers}
-    for fig in (figures.optimizer_curves(study, results),
+    curves = optimizer_study.chosen_curves(results)
+    for fig in (figures.optimizer_curves(study, curves),
                 figures.learning_rate_grid(study, results)):
         assert any("init orthogonal (LSTM forget bias 1)" in t for t in _texts(fig))
-    assert "shaded: min..max over seeds" in _texts(figures.optimizer_curves(study, results))
+    assert "shaded: min..max over seeds" in _texts(figures.optimizer_curves(study, curves))
     assert "init glorot" in figures.gradient_title(gradient_study.Study(init="glorot"))
+
+
+def test_gradients_cli_writes_the_histograms_its_figure_is_drawn_from(tmp_path, gradients):
+    cli.run_main(gradients.main, [
+        "--models", "rnn", "--input_dims", "1", "--lengths", "3", "--train_steps", "20",
+        "--num_hidden", "4", "--batch_size", "8", "--analysis_batch", "8", "--log_every", "10",
+        "--run_dir", str(tmp_path)])
+    saved = json.loads((tmp_path / "grad_norm_hist.json").read_text())["histograms"]
+    assert [(h["model"], h["input_dim"], h["length"], h["max_norm"]) for h in saved] == [
+        ("rnn", 1, 3, 10.0), ("rnn", 1, 3, None)]
+    with open(tmp_path / "clipping.csv", newline="") as f:
+        clipping = {r["max_norm"]: r for r in csv.DictReader(f)}
+    for h, run in zip(saved, ("10.0", "none")):
+        # every step once; the top bin ends at the run's largest norm (clipping.csv: 4 digits)
+        assert sum(h["steps"]) == 20 and len(h["log10_edges"]) == 61
+        assert h["clipped_fraction"] == float(clipping[run]["clipped_fraction"])
+        np.testing.assert_allclose(10 ** h["log10_edges"][-1],
+                                   float(clipping[run]["max_grad_norm"]), rtol=1e-3)
+    fig = report_figures.grad_norm_hist_figure(tmp_path)
+    assert [ax.get_title() for ax in fig.axes] == ["Vanilla RNN, raw digits, T=3"]
+    assert (tmp_path / "grad_norm_hist.png").stat().st_size > 0
+    figures.plt.close("all")
+
+
+def test_optimizers_cli_writes_the_curves_its_figure_is_drawn_from(tmp_path, optimizers):
+    cli.run_main(optimizers.main, [
+        "--optimizers", "sgd", "--grid", "0", "--seeds", "2", "--train_steps", "20",
+        "--num_hidden", "4", "--batch_size", "8", "--eval_batch", "16", "--smooth", "5",
+        "--log_every", "10", "--run_dir", str(tmp_path)])
+    curves = np.load(tmp_path / "curves.npz")
+    assert sorted(curves.files) == ["sgd_accuracy", "sgd_loss", "sgd_lr"]
+    assert float(curves["sgd_lr"]) == 0.3 and curves["sgd_loss"].shape == (2, 20)
+    # training-batch numbers: the first loss near chance's ln 10, accuracies in eighths
+    np.testing.assert_allclose(curves["sgd_loss"][:, 0], np.log(10), atol=0.3)
+    np.testing.assert_allclose(curves["sgd_accuracy"] * 8, np.round(curves["sgd_accuracy"] * 8),
+                               atol=1e-5)
+    fig = report_figures.optimizer_curves_figure(tmp_path)
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "sgd (lr 0.3)", "shaded: min..max over seeds"]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    figures.plt.close("all")

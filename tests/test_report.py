@@ -20,12 +20,13 @@ from conftest import ROOT, load_experiment
 from rnn_gnn import cli, files, palindrome
 from rnn_gnn.benchmark.harness import summarize
 from rnn_gnn.errors import DataError
-from rnn_gnn.graph import classify
+from rnn_gnn.graph import classify, comparison, karate, waves
 from rnn_gnn.graph import figures as graph_figures
 from rnn_gnn.palindrome import figures as part1_figures
 from rnn_gnn.palindrome import gradients, optimizer_study
 from rnn_gnn.palindrome.figures import sweep_title
 from rnn_gnn.palindrome.runner import Config
+from rnn_gnn.plotting import box_filter, plt
 from rnn_gnn.report import figures, render, tables
 from rnn_gnn.text.config import default_run_dir
 
@@ -283,7 +284,8 @@ def test_optimizers_table(tmp_path):
         ["adagrad", "0.03, 0.1, 0.3", "-", "diverged at step 12", "-", "-"]]
 
 
-def text_run(path, steps=(1000, 2000), dropout=0.25, average=0.999, command=None):
+def text_run(path, steps=(1000, 2000), dropout=0.25, average=0.999, command=None,
+             corpus="grimms"):
     path.mkdir()
     rows = [{"step": s, "loss": 2.0 - s / 1e4, "accuracy": 0.4, "val_loss": 1.99 - s / 1e4,
              "val_bpc": 2.9, "val_accuracy": 0.427, "val_loss_carried": 1.962 - s / 2e4,
@@ -291,7 +293,7 @@ def text_run(path, steps=(1000, 2000), dropout=0.25, average=0.999, command=None
              "time_s": s / 10} for s in steps]
     write_csv(path / "history.csv", rows)
     (path / "summary.json").write_text(json.dumps({
-        "steps": steps[-1], "train_loss": rows[-1]["loss"], "time_s": 968.4,
+        "steps": steps[-1], "train_loss": rows[-1]["loss"], "time_s": 968.4, "corpus": corpus,
         "config": {"seq_length": 30, "dropout": dropout, "average_decay": average},
         "best_val_loss": rows[-1]["val_loss"], "best_val_step": steps[-1],
         **({"command": command} if command else {})}))
@@ -522,3 +524,245 @@ def test_classification_curves_from_epochs_csv_are_the_experiments(tmp_path):
     title = f"cora {classify.describe(cfg)}: 81.0 +- 0.8 % test accuracy"
     expected = figures.fingerprint(graph_figures.classification_curves(history, result, title))
     assert figures.fingerprint(figures.classification_curves_figure(tmp_path)) == expected
+
+
+def gradient_runs(study, rng, diverged=()):
+    """``gradients.run``'s results as far as the histograms read them: every (model, encoding)
+    a clipped run, the first encoding an unclipped one too; ``diverged``: (model, T) whose
+    unclipped run diverged at step 12.  Norms spread over four decades, some above max_norm."""
+    results = {}
+    for m in study.models:
+        for d in study.input_dims:
+            runs = {}
+            for max_norm in (study.max_norm, None) if d == study.input_dims[0] else (study.max_norm,):
+                runs[max_norm] = {
+                    "grad_norm": (10 ** rng.normal(0.3, 0.8, (len(study.lengths), 300))
+                                  ).astype(np.float32),
+                    "final_accuracy": np.ones(len(study.lengths)),
+                    "diverged_at": np.array([12 if max_norm is None and (m, T) in diverged else 0
+                                             for T in study.lengths])}
+            results[(m, d)] = ({}, runs)
+    return results
+
+
+def write_gradient_run(run, study, results):
+    run.mkdir(parents=True, exist_ok=True)
+    files.write_json(run / "summary.json", {"config": dataclasses.asdict(study)})
+    files.write_json(run / "grad_norm_hist.json", gradients.norm_histograms(study, results))
+
+
+def test_grad_norm_histograms_from_json_are_the_steps_norms(tmp_path):
+    study = gradients.Study(models=("rnn", "lstm"), input_dims=(1, 10), lengths=(5, 7))
+    results = gradient_runs(study, np.random.default_rng(0), diverged={("rnn", 7)})
+    write_gradient_run(tmp_path, study, results)
+    fig = figures.grad_norm_hist_figure(tmp_path)
+    assert figures.fingerprint(fig) == figures.fingerprint(
+        part1_figures.clipping(study, gradients.norm_histograms(study, results)))
+    # One panel per length and model with an unclipped run (raw digits only); each run's bars
+    # are numpy's 60-bin histogram of log10 of that run's every step's norm.
+    assert len(fig.axes) == 4
+    for panel, (model, i) in zip(fig.axes, [("rnn", 0), ("lstm", 0), ("rnn", 1), ("lstm", 1)]):
+        runs = results[(model, 1)][1]
+        heights = [p.get_height() for p in panel.patches]
+        expected = [np.histogram(np.log10(runs[n]["grad_norm"][i]), bins=60)[0]
+                    for n in (study.max_norm, None) if not runs[n]["diverged_at"][i]]
+        np.testing.assert_array_equal(heights, np.concatenate(expected))
+        share = 100 * np.mean(runs[study.max_norm]["grad_norm"][i] > study.max_norm)
+        assert f"clip 10: {share:.1f}% > 10" in [t.get_text() for t in panel.get_legend().get_texts()]
+    assert [t.get_text() for t in fig.axes[2].texts] == ["unclipped run diverged at step 12"]
+    saved = json.loads((tmp_path / "grad_norm_hist.json").read_text())
+    saved["histograms"][0]["steps"][30] += 1
+    (tmp_path / "grad_norm_hist.json").write_text(json.dumps(saved))
+    assert figures.fingerprint(figures.grad_norm_hist_figure(tmp_path)) != \
+        figures.fingerprint(fig)
+    plt.close("all")
+
+
+def optimizer_run(run, study, results):
+    grid_rows, table_rows = optimizer_study.tables(study, results)
+    run.mkdir(parents=True, exist_ok=True)
+    write_csv(run / "grid.csv", grid_rows)
+    write_csv(run / "table.csv", table_rows)
+    files.write_json(run / "summary.json", {"config": dataclasses.asdict(study), "learning_rates": {
+        n: r["lrs"] for n, r in results.items()}})
+    files.write_npz(run / "curves.npz", optimizer_study.chosen_curves(results))
+
+
+def test_optimizer_curves_from_curves_npz_are_the_chosen_rates(tmp_path):
+    study = optimizer_study.Study(optimizers=("sgd", "adam", "adagrad"), seeds=2, smooth=5)
+    rng = np.random.default_rng(2)
+    result = lambda best: {
+        "diverged_at": None, "best": best, "val_accuracy": rng.random((3, 2)),
+        "val_loss": rng.random((3, 2)), "test_accuracy": rng.random((3, 2)),
+        "steps_to": np.full((3, 2), np.nan), "diverged": np.zeros((3, 2), int), "seconds": 1.0,
+        "ms_per_step": 1.0, "history": {k: rng.random((3, 2, 40)).astype(np.float32)
+                                        for k in ("loss", "accuracy")}}
+    results = {"sgd": {**result(1), "lrs": [0.1, 0.3, 1.0]},
+               "adam": {"lrs": [0.001, 0.003, 0.01], "diverged_at": 9},
+               "adagrad": {**result(2), "lrs": [0.03, 0.1, 0.3]}}
+    optimizer_run(tmp_path, study, results)
+    fig = figures.optimizer_curves_figure(tmp_path)
+    assert figures.fingerprint(fig) == figures.fingerprint(
+        part1_figures.optimizer_curves(study, optimizer_study.chosen_curves(results)))
+    # Each line: the mean over seeds of the 5-step moving average at the chosen rate.
+    window = lambda y: np.convolve(y, np.ones(5) / 5, "valid")
+    for line, name, ax in ((0, "sgd", 0), (1, "adagrad", 0), (0, "sgd", 1)):
+        r = results[name]
+        metric = ("loss", "accuracy")[ax]
+        expected = np.mean([window(y) for y in r["history"][metric][r["best"]]], 0)
+        np.testing.assert_allclose(fig.axes[ax].lines[line].get_ydata(), expected, rtol=1e-6)
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "sgd (lr 0.3)", "shaded: min..max over seeds", "adagrad (lr 0.3)"]
+    results["adagrad"]["history"]["loss"][2, 1, 17] += 0.5
+    files.write_npz(tmp_path / "curves.npz", optimizer_study.chosen_curves(results))
+    assert figures.fingerprint(figures.optimizer_curves_figure(tmp_path)) != \
+        figures.fingerprint(fig)
+    curves = optimizer_study.chosen_curves(results)
+    del curves["sgd_loss"]
+    files.write_npz(tmp_path / "curves.npz", curves)
+    with pytest.raises(DataError, match="curves.npz has no curves of sgd, which table.csv holds"):
+        figures.optimizer_curves_figure(tmp_path)
+    plt.close("all")
+
+
+def test_text_curve_from_history_csv_has_the_books_target(tmp_path):
+    run = text_run(tmp_path / "grimms", steps=(500, 1000, 1500))
+    fig = figures.text_curve_figure(run)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Character LSTM on grimms"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["validation, state carried through the text"].get_ydata(),
+                               [1.962 - s / 2e4 for s in (500, 1000, 1500)])
+    assert "validation, 30-char windows as in training" in lines
+    assert lines["target: validation <= 1.35 nats/char"].get_ydata()[0] == 1.35
+    rows = list(csv.DictReader(io.StringIO((run / "history.csv").read_text())))
+    rows[1]["val_loss"] = str(float(rows[1]["val_loss"]) + 0.01)
+    write_csv(run / "history.csv", rows)
+    assert figures.fingerprint(figures.text_curve_figure(run)) != figures.fingerprint(fig)
+    other = text_run(tmp_path / "tiny", corpus="tiny")
+    assert [l.get_label() for l in figures.text_curve_figure(other).axes[0].get_lines()
+            if "target" in l.get_label()] == []
+    summary = json.loads((run / "summary.json").read_text())
+    del summary["corpus"]
+    (run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DataError, match="summary.json has no corpus"):
+        figures.text_curve_figure(run)
+    plt.close("all")
+
+
+def test_karate_clubs_from_nodes_csv_are_the_experiments(tmp_path):
+    node_data = karate.karate_club()
+    prediction = np.asarray(node_data.labels).copy()
+    prediction[[5, 20]] = 1 - prediction[[5, 20]]                 # two members misclassified
+    cfg = classify.config_for("gcn", "karate")
+    files.write_csv(tmp_path / "karate_gcn_nodes.csv",
+                    graph_figures.karate_rows(node_data, prediction))
+    files.write_json(tmp_path / "karate_gcn.json", {
+        "config": dataclasses.asdict(cfg), "runs": [{"seed": 0, "test_accuracy": 0.9375}]})
+    fig = figures.karate_clubs_figure(tmp_path)
+    assert figures.fingerprint(fig) == figures.fingerprint(graph_figures.karate_clubs(
+        graph_figures.karate_rows(node_data, prediction), 0.9375, classify.describe(cfg)))
+    assert "test accuracy 93.8% (seed 0)" in fig.axes[0].get_title()
+    # The two node collections (true clubs 0 and 1): coloured by the prediction, misclassified
+    # members ringed red, the two labelled leaders black.
+    labels = np.asarray(node_data.labels)
+    for club, nodes in enumerate(fig.axes[0].collections[1:3]):
+        members = np.flatnonzero(labels == club)
+        colours = [graph_figures.matplotlib.colors.to_hex(c) for c in nodes.get_facecolor()]
+        assert colours == [("#1f77b4", "#ff7f0e")[p] for p in prediction[members]]
+        rings = [graph_figures.matplotlib.colors.to_hex(c) for c in nodes.get_edgecolor()]
+        assert [v for v, r in zip(members, rings) if r == "#ff0000"] == \
+            [v for v in (5, 20) if labels[v] == club]
+        assert [v for v, r in zip(members, rings) if r == "#000000"] == \
+            [v for v in (0, 33) if labels[v] == club]
+    nodes = tmp_path / "karate_gcn_nodes.csv"
+    nodes.write_text(nodes.read_text().replace("\n7,0,0,0,", "\n7,0,0,1,"))
+    assert figures.fingerprint(figures.karate_clubs_figure(tmp_path)) != figures.fingerprint(fig)
+    plt.close("all")
+
+
+def test_graph_lstm_figure_from_its_npz_is_the_experiments(tmp_path):
+    task = waves.Task(num_nodes=12, steps=6, refractory=2)
+    seeds, rng = [0, 1], np.random.default_rng(3)
+    variants = comparison.variants(task)
+    runs = {v.label: (None, {"loss": rng.random((2, 80)).astype(np.float32)},
+                      {m: rng.random(2).astype(np.float32)
+                       for m in ("wave_f1", "fire_f1", "accuracy", "loss")}) for v in variants}
+    frames = np.stack([rng.integers(0, 2, (6, 12)), rng.integers(-1, 2, (6, 12))], -1)
+    example = (frames.astype(np.float32), rng.integers(0, 3, 12),
+               {v.label: rng.integers(0, 3, 12) for v in variants})
+    rule = {"wave_f1": 0.97, "fire_f1": 0.98, "accuracy": 0.99}
+    arrays = comparison.figure_arrays(task, runs, example)
+    rows = comparison.result_rows(runs, seeds)
+    files.write_npz(tmp_path / "graph_lstm_figure.npz", arrays)
+    files.write_csv(tmp_path / "graph_lstm.csv", rows)
+    files.write_json(tmp_path / "graph_lstm.json", {"task": dataclasses.asdict(task),
+                                                    "rule_on_hidden_state": rule})
+    fig = figures.graph_lstm_figure(tmp_path)
+    assert figures.fingerprint(fig) == figures.fingerprint(
+        graph_figures.wave_comparison(task, arrays, rows, rule))
+    # The bars are the test scores' means over seeds; the loss lines each seed's 50-step
+    # average; the image ends with every model's prediction.
+    wave_bars = [b.get_height() for b in fig.axes[1].patches[:len(variants)]]
+    np.testing.assert_allclose(wave_bars, [runs[v.label][2]["wave_f1"].mean() for v in variants],
+                               rtol=1e-6)
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(),
+                               box_filter(runs[variants[0].label][1]["loss"], 50)[1], rtol=1e-6)
+    image = fig.axes[2].images[0].get_array()
+    last = example[2][variants[-1].label]
+    np.testing.assert_array_equal(image[:, -1], np.where(last == 0, 0, last + 1))
+    arrays["node_lstm_loss"] = arrays["node_lstm_loss"] * 2
+    files.write_npz(tmp_path / "graph_lstm_figure.npz", arrays)
+    assert figures.fingerprint(figures.graph_lstm_figure(tmp_path)) != figures.fingerprint(fig)
+    plt.close("all")
+
+
+# ----------------------------------------------------------------------------- figures waiting
+
+def hand_drawn(path):
+    """Replace the PNG at ``path`` with one drawn by hand (no fingerprint)."""
+    fig = plt.figure(figsize=(1, 1))
+    files.save_figure(fig, path)
+    plt.close(fig)
+    assert figures.png_fingerprint(path) is None
+
+
+def test_a_figure_waits_for_its_new_file_and_then_needs_it(docs, capsys):
+    """Committed runs made before their experiment wrote a figure's file: the figure, never
+    drawn from data, is "not yet drawn"; with the file committed it is stale until rebuilt;
+    once drawn, the file missing is an error."""
+    run, png = docs / "docs/results/gradients_default", docs / "docs/figures/grad_norm_hist.png"
+    (run / "grad_norm_hist.json").unlink(missing_ok=True)
+    hand_drawn(png)
+    outcome = render.update(docs, check=True)
+    assert "grad_norm_hist.png" in outcome.undrawn and not outcome.stale
+    assert check(docs, capsys)[0] == 0
+
+    study = figures.study_of(gradients.Study, run)
+    files.write_json(run / "grad_norm_hist.json", gradients.norm_histograms(
+        study, gradient_runs(study, np.random.default_rng(4))))
+    status, err = check(docs, capsys)
+    assert status == 1 and "docs/figures/grad_norm_hist.png: figure differs from what " \
+                           "docs/results/gradients_default gives" in err
+    cli.run_main(report.main, ["--root", str(docs)])
+    assert check(docs, capsys)[0] == 0
+    assert "grad_norm_hist.png" not in render.update(docs, check=True).undrawn
+
+    (run / "grad_norm_hist.json").unlink()
+    status, err = check(docs, capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "grad_norm_hist.json is missing" in err
+
+
+def test_a_figure_waits_for_its_run_and_then_needs_it(docs, capsys):
+    run, png = docs / "docs/results/text_grimms", docs / "docs/figures/part2_grimm_curve.png"
+    shutil.rmtree(run, ignore_errors=True)
+    hand_drawn(png)
+    assert "part2_grimm_curve.png" in render.update(docs, check=True).undrawn
+    text_run(run)
+    assert "docs/figures/part2_grimm_curve.png: figure differs" in check(docs, capsys)[1]
+    cli.run_main(report.main, ["--root", str(docs)])
+    assert check(docs, capsys)[0] == 0
+    shutil.rmtree(run)
+    status, err = check(docs, capsys)
+    assert status == 2 and "docs/results/text_grimms is missing" in err

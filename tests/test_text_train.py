@@ -19,6 +19,7 @@ from conftest import load_experiment
 from rnn_gnn import checkpoint, cli, files
 from rnn_gnn.errors import CheckpointError, ConfigError
 from rnn_gnn.optimizers import averaged
+from rnn_gnn.report import figures as report_figures
 from rnn_gnn.text import corpus, figures
 from rnn_gnn.text.config import (QUICK, Config, Monitor, config_from, default_run_dir,
                                  settings)
@@ -125,6 +126,19 @@ def test_the_grimm_curve_shows_the_target_line(trained):
     assert target_lines(figures.learning_curve(rows, "grimms")) == [
         (1.35, "target: validation <= 1.35 nats/char")]
     assert target_lines(figures.learning_curve(rows, "tiny")) == []
+    figures.plt.close("all")
+
+
+def test_the_report_redraws_the_curve_from_the_runs_files(trained):
+    """summary.json names the corpus (the title, and a book's target line) and the window
+    length: the report draws the run's curve from history.csv with them."""
+    assert json.loads((trained / "summary.json").read_text())["corpus"] == "tiny"
+    fig = report_figures.text_curve_figure(trained)
+    assert fig.axes[0].get_title() == "Character LSTM on tiny"
+    assert "validation, 8-char windows as in training" in [
+        t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), [
+        float(r["accuracy"]) for r in table(trained / "history.csv")])
     figures.plt.close("all")
 
 

@@ -132,3 +132,17 @@ def result_rows(runs: dict, seeds) -> list[dict]:
     return [{"model": label, "seed": int(seed),
              **{m: float(test[m][i]) for m in ("wave_f1", "fire_f1", "accuracy", "loss")}}
             for label, (_, _, test) in runs.items() for i, seed in enumerate(seeds)]
+
+
+def figure_arrays(task: Task, runs: dict, example) -> dict:
+    """What graph_lstm_figure.npz holds and ``figures.wave_comparison`` draws besides the test
+    scores: per variant (by its ``key``) the training loss per seed and step (``{key}_loss
+    [seeds, steps]``) and its prediction of the example's next frame (``{key}_prediction
+    [N]``); the example's ``frames [T, N, 2]`` and ``target [N]``.  ``runs`` as ``train_all``
+    returns them on ``task``, ``example`` as ``forecast.example_predictions``."""
+    frames, target, predictions = example
+    arrays = {"frames": np.asarray(frames), "target": np.asarray(target)}
+    for v in variants(task):
+        arrays[f"{v.key}_loss"] = np.asarray(runs[v.label][1]["loss"])
+        arrays[f"{v.key}_prediction"] = np.asarray(predictions[v.label])
+    return arrays

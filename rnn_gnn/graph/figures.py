@@ -6,6 +6,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
+from rnn_gnn.graph import comparison
+from rnn_gnn.graph.graph_lstm import MODELS
 from rnn_gnn.plotting import box_filter, plt
 
 
@@ -45,17 +47,35 @@ def label_zero_bars(ax, bars, below: float = 0.005):
                                for b in bars], fontsize=7, padding=2)
 
 
-def karate_clubs(node_data, prediction, accuracy: float, model: str):
+def karate_rows(node_data, prediction) -> list[dict]:
+    """What karate_NAME_nodes.csv holds and ``karate_clubs`` draws, one row per member: its
+    true club (0 = Mr. Hi's, 1 = the Officer's), whether it is labelled (trained on), the club
+    predicted (``prediction [34]``, one seed's), and its place in the drawing (networkx's spring
+    layout, seed 3: kept with the data, so that the figure does not depend on the networkx
+    version that redraws it)."""
+    import networkx as nx
+    pos = nx.spring_layout(nx.karate_club_graph(), seed=3)
+    train = set(np.asarray(node_data.train).tolist())
+    return [{"node": v, "club": int(club), "labelled": int(v in train),
+             "prediction": int(prediction[v]), "x": float(pos[v][0]), "y": float(pos[v][1])}
+            for v, club in enumerate(np.asarray(node_data.labels))]
+
+
+def karate_clubs(rows: list[dict], accuracy: float, model: str):
     """Zachary's karate club, each member coloured by its predicted club (shape: true club;
-    black ring: labelled, red ring: misclassified); ``model`` names the model in the title
+    black ring: labelled, red ring: misclassified); ``rows``: ``karate_rows`` (numbers or their
+    text, as read from the CSV); ``model`` names the model in the title
     (``classify.describe``)."""
     import networkx as nx
     g = nx.karate_club_graph()
-    pos = nx.spring_layout(g, seed=3)
+    rows = sorted(rows, key=lambda r: int(r["node"]))
+    column = lambda key: np.array([int(r[key]) for r in rows])
+    labels, prediction = column("club"), column("prediction")
+    pos = {int(r["node"]): (float(r["x"]), float(r["y"])) for r in rows}
+    train = set(np.flatnonzero(column("labelled")).tolist())
     fig, ax = plt.subplots(figsize=(7, 5.6))
     nx.draw_networkx_edges(g, pos, ax=ax, alpha=0.3)
     colours = np.array(["tab:blue", "tab:orange"])
-    labels, train = node_data.labels, set(node_data.train.tolist())
     for club, shape in ((0, "o"), (1, "s")):
         nodes = [v for v in g if labels[v] == club]
         nx.draw_networkx_nodes(
@@ -80,25 +100,28 @@ def karate_clubs(node_data, prediction, accuracy: float, model: str):
     return fig
 
 
-def wave_comparison(variants, runs: dict, ceiling: dict, example, task, initialisers: dict):
-    """The graph-LSTM comparison: training loss per seed (box-smoothed), held-out F1 bars, and
-    one held-out sequence with every model's next-frame prediction.
+def wave_comparison(task, arrays: dict, rows: list[dict], ceiling: dict):
+    """The graph-LSTM comparison on ``task``: training loss per seed (box-smoothed), held-out
+    F1 bars, and one held-out sequence with every model's next-frame prediction.
 
-    ``variants``: ``comparison.variants(task)``; ``runs[label] = (state, history, test)``;
-    ``example = (frames [T, N, 2], target [N], {label: prediction [N]})``;
-    ``initialisers[label]``: what that model's weights start from (said in the legend).
+    ``arrays``: ``comparison.figure_arrays`` (graph_lstm_figure.npz); ``rows``: the held-out
+    scores per model and seed, ``comparison.result_rows`` (graph_lstm.csv, numbers or their
+    text); ``ceiling``: the rule on the hidden state's scores.  Each model's legend entry says
+    what its weights start from.
     """
+    variants = comparison.variants(task)
     fig = plt.figure(figsize=(13, 7.5))
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
     ax_loss, ax_bar = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
     colours = ["tab:red", "tab:blue", "tab:green", "tab:olive"]
     for v, colour in zip(variants, colours):
-        loss = runs[v.label][1]["loss"]                          # [seeds, steps]
+        loss = arrays[f"{v.key}_loss"]                           # [seeds, steps]
         smooth = box_filter(loss, 50)
         steps = np.arange(loss.shape[1])[-smooth.shape[1]:] + 1
         for i, run in enumerate(smooth):
             ax_loss.plot(steps, run, color=colour, lw=1, alpha=0.8,
-                         label=f"{v.label}; init {initialisers[v.label]}" if i == 0 else None)
+                         label=f"{v.label}; init {MODELS[v.model].initialiser}" if i == 0
+                         else None)
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("training step")
     ax_loss.set_ylabel("training cross-entropy (box-smoothed, 50)")
@@ -107,7 +130,8 @@ def wave_comparison(variants, runs: dict, ceiling: dict, example, task, initiali
     ax_loss.grid(alpha=0.3)
     x = np.arange(len(variants))
     for offset, metric, hatch in ((-0.2, "wave_f1", None), (0.2, "fire_f1", "//")):
-        values = np.array([runs[v.label][2][metric] for v in variants])
+        values = np.array([[float(r[metric]) for r in rows if r["model"] == v.label]
+                           for v in variants])                  # [variants, seeds]
         bars = ax_bar.bar(x + offset, values.mean(1), 0.38, yerr=values.std(1), color=colours,
                           hatch=hatch, edgecolor="k", lw=0.5)
         label_zero_bars(ax_bar, bars)
@@ -124,7 +148,7 @@ def wave_comparison(variants, runs: dict, ceiling: dict, example, task, initiali
     ax_bar.set_yticks(np.linspace(0, 1, 6))
     ax_bar.set_title("held-out test (bar: mean, whisker: +- 1 std over seeds)", fontsize=9)
     # One held-out sequence: nodes (rows, in ring order) over time, and the next frame.
-    frames, target, predictions = example
+    frames, target = arrays["frames"], arrays["target"]
     ax_seq = fig.add_subplot(grid[1, :])
     # Shades: 0 resting, 1 excited, 2 = +1 colour, 3 = -1 colour (sparks, next-frame classes).
     image = frames[..., 0] * np.select([frames[..., 1] > 0, frames[..., 1] < 0], [2, 3], 1)
@@ -132,7 +156,7 @@ def wave_comparison(variants, runs: dict, ceiling: dict, example, task, initiali
     gap = np.full((len(target), 1), np.nan)
     columns = [image.T, gap, shade(target)]
     for v in variants:
-        columns += [gap, shade(predictions[v.label])]
+        columns += [gap, shade(arrays[f"{v.key}_prediction"])]
     ax_seq.imshow(np.concatenate(columns, 1), aspect="auto", interpolation="nearest",
                   cmap=matplotlib.colors.ListedColormap(
                       ["white", "0.35", "tab:orange", "tab:purple"]),

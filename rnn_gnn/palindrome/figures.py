@@ -126,26 +126,31 @@ def gradient_flow(study: gradients.Study, results, key: str, ylabel: str):
     return fig
 
 
-def clipping(study: gradients.Study, results):
-    """Histogram of log10 of the pre-clipping global gradient norm, clipped vs unclipped run."""
-    pairs = [(m, d) for (m, d), (_, runs) in results.items() if None in runs]
+def clipping(study: gradients.Study, histograms: dict):
+    """Histogram of log10 of the pre-clipping global gradient norm, clipped vs unclipped run,
+    from ``gradients.norm_histograms`` (grad_norm_hist.json): one row per length, one column
+    per (model, encoding) with an unclipped run."""
+    runs = {(h["model"], h["input_dim"], h["length"], h["max_norm"]): h
+            for h in histograms["histograms"]}
+    pairs = list(dict.fromkeys((m, d) for m, d, _, max_norm in runs if max_norm is None))
     fig, axes = plt.subplots(len(study.lengths), len(pairs), figsize=(4.2 * len(pairs),
                              2.1 * len(study.lengths)), sharex=True, squeeze=False)
     for c, (model, d) in enumerate(pairs):
-        runs = results[(model, d)][1]
         for r, T in enumerate(study.lengths):
             ax = axes[r, c]
             for max_norm, colour in ((study.max_norm, "tab:blue"), (None, "tab:red")):
-                g, gone = runs[max_norm]["grad_norm"], int(runs[max_norm]["diverged_at"][r])
-                if gone:
+                h = runs[model, d, T, max_norm]
+                if h["diverged_at"]:
                     ax.text(0.5, 0.5 if max_norm is None else 0.65,
                             f"{'unclipped' if max_norm is None else 'clipped'} run diverged at "
-                            f"step {gone}", transform=ax.transAxes, ha="center", fontsize=7)
+                            f"step {h['diverged_at']}", transform=ax.transAxes, ha="center",
+                            fontsize=7)
                     continue
-                frac = gradients.clipped_fraction(g[r], study.max_norm)
                 label = (f"clip {max_norm:g}" if max_norm else "no clipping") + \
-                    f": {100 * frac:.1f}% > {study.max_norm:g}"
-                ax.hist(np.log10(np.maximum(g[r], 1e-12)), bins=60, alpha=0.55, color=colour,
+                    f": {100 * h['clipped_fraction']:.1f}% > {study.max_norm:g}"
+                edges = np.asarray(h["log10_edges"], float)
+                # the binned counts as weights: the bars a histogram of every step's norm draws
+                ax.hist(edges[:-1], bins=edges, weights=h["steps"], alpha=0.55, color=colour,
                         label=label)
             ax.axvline(np.log10(study.max_norm), color="k", ls=":", lw=1)
             ax.set_yscale("log")
@@ -169,21 +174,22 @@ def optimizer_title(study: optimizer_study.Study) -> str:
             f"{initialisation(cfg.init, cfg.forget_bias)}, {study.seeds} seeds")
 
 
-def optimizer_curves(study: optimizer_study.Study, results):
-    """Loss and accuracy at each optimizer's chosen rate: mean over seeds, band = min..max."""
+def optimizer_curves(study: optimizer_study.Study, curves: dict):
+    """Loss and accuracy at each optimizer's chosen rate: mean over seeds, band = min..max;
+    ``curves``: ``optimizer_study.chosen_curves`` (curves.npz), where an optimizer that
+    diverged at every rate has none (it keeps its colour)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     colours = plt.get_cmap("tab10")
     labelled = False
-    for k, (name, r) in enumerate(results.items()):
-        if r["diverged_at"] is not None:
+    for k, name in enumerate(study.optimizers):
+        if f"{name}_loss" not in curves:
             continue
-        b = r["best"]
         for ax, metric in zip(axes, ("loss", "accuracy")):
-            curves = box_filter(r["history"][metric][b], study.smooth)
-            steps = np.arange(curves.shape[-1]) + study.smooth
-            ax.plot(steps, curves.mean(0), color=colours(k), lw=1.3,
-                    label=f"{name} (lr {r['lrs'][b]:g})")
-            band(ax, steps, curves.min(0), curves.max(0), colours(k),
+            smoothed = box_filter(curves[f"{name}_{metric}"], study.smooth)
+            steps = np.arange(smoothed.shape[-1]) + study.smooth
+            ax.plot(steps, smoothed.mean(0), color=colours(k), lw=1.3,
+                    label=f"{name} (lr {float(curves[f'{name}_lr']):g})")
+            band(ax, steps, smoothed.min(0), smoothed.max(0), colours(k),
                  None if labelled else "min..max over seeds")
         labelled = True
     axes[0].set_ylabel(f"training loss ({study.smooth}-step average)")

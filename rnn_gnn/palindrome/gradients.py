@@ -300,6 +300,36 @@ def summarise(study: Study, results):
     return flow_rows, clip_rows, summary
 
 
+HIST_BINS = 60   # bins of the gradient-norm histograms (grad_norm_hist.png)
+
+
+def norm_histograms(study: Study, results) -> dict:
+    """What grad_norm_hist.json holds and ``figures.clipping`` draws: for every (model,
+    encoding) that has an unclipped run, each length and run (``max_norm``: the study's, or
+    None for the unclipped run), the histogram of log10 of the pre-clipping global gradient
+    norm over the run's steps (``log10_edges [HIST_BINS + 1]``, ``steps [HIST_BINS]``) and the
+    share of steps above ``study.max_norm``; a run that diverged has only ``diverged_at``.
+
+    Binned, because the figure needs no more: a few kB of JSON instead of every step's norm.
+    """
+    entries = []
+    for (model, d), (_, runs) in results.items():
+        if None not in runs:
+            continue
+        for max_norm in (study.max_norm, None):
+            record = runs[max_norm]
+            for i, T in enumerate(study.lengths):
+                entry = {"model": model, "input_dim": d, "length": T, "max_norm": max_norm,
+                         "diverged_at": int(record["diverged_at"][i])}
+                if not entry["diverged_at"]:
+                    g = np.asarray(record["grad_norm"][i])
+                    steps, edges = np.histogram(np.log10(np.maximum(g, 1e-12)), bins=HIST_BINS)
+                    entry.update(clipped_fraction=clipped_fraction(g, study.max_norm),
+                                 log10_edges=edges.tolist(), steps=steps.tolist())
+                entries.append(entry)
+    return {"histograms": entries}
+
+
 def report(study: Study, summary: dict, clip_rows: list[dict]) -> list[str]:
     """The lines the CLI prints: decay per run and stage, then each run's clipping."""
     nan = float("nan")

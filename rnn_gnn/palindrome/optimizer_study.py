@@ -188,6 +188,20 @@ def tables(study: Study, results):
     return grid_rows, [{c: row.get(c, "") for c in columns} for row in table_rows]
 
 
+def chosen_curves(results) -> dict:
+    """What curves.npz holds and ``figures.optimizer_curves`` draws: per optimizer that did
+    not diverge at every rate, its chosen rate (``{name}_lr``) and that rate's training loss
+    and accuracy per seed and step (``{name}_loss``, ``{name}_accuracy``: ``[seeds, steps]``)."""
+    curves = {}
+    for name, r in results.items():
+        if r["diverged_at"] is None:
+            b = r["best"]
+            curves[f"{name}_lr"] = np.array(r["lrs"][b])
+            for metric in ("loss", "accuracy"):
+                curves[f"{name}_{metric}"] = np.asarray(r["history"][metric][b])
+    return curves
+
+
 def report(table_rows: list[dict]) -> list[str]:
     """The lines the CLI prints: each optimizer at its chosen rate."""
     lines = [f"{'optimizer':10s} {'best lr':>8s} {'steps to 0.99':>14s} {'test accuracy':>14s} "

@@ -25,13 +25,14 @@ import numpy as np
 from matplotlib.colors import to_hex
 
 from rnn_gnn.errors import DataError
-from rnn_gnn.graph import classify
-from rnn_gnn.graph.figures import classification_curves
+from rnn_gnn.graph import classify, waves
+from rnn_gnn.graph.figures import classification_curves, karate_clubs, wave_comparison
 from rnn_gnn.palindrome import gradients, optimizer_study
-from rnn_gnn.palindrome.figures import (accuracy_vs_length, gradient_flow, learning_rate_grid,
-                                        training_curves)
+from rnn_gnn.palindrome.figures import (accuracy_vs_length, clipping, gradient_flow,
+                                        learning_rate_grid, optimizer_curves, training_curves)
 from rnn_gnn.report.results import Source, lookup, read_csv, read_json, read_npz, shown
 from rnn_gnn.report.tables import palindrome_title, seed_accuracies
+from rnn_gnn.text.figures import learning_curve
 
 FINGERPRINT_KEY = "rnn_gnn report"   # the PNG text chunk holding a figure's fingerprint
 DPI = 130                            # as files.save_figure
@@ -102,6 +103,15 @@ def gradient_terms_figure(run: Path):
     return gradient_flow(*gradient_flows(run), "dW", "||step t's term of dL/dW_hh||")
 
 
+def grad_norm_hist_figure(run: Path):
+    """``experiments/gradients.py``'s grad_norm_hist.json: the clipped and unclipped runs'
+    gradient-norm histograms."""
+    where = run / "grad_norm_hist.json"
+    histograms = read_json(where)
+    lookup(histograms, "histograms", where=where)
+    return clipping(study_of(gradients.Study, run), histograms)
+
+
 def optimizer_grid(run: Path) -> tuple[optimizer_study.Study, dict]:
     """``experiments/optimizers.py``'s grid.csv and table.csv as ``learning_rate_grid``'s
     input: per optimizer its rates, ``val_accuracy`` and ``diverged`` ``[rates, seeds]`` and
@@ -131,6 +141,30 @@ def optimizer_lr_grid_figure(run: Path):
     return learning_rate_grid(*optimizer_grid(run))
 
 
+def optimizer_curves_figure(run: Path):
+    """``experiments/optimizers.py``'s curves.npz: every optimizer that table.csv does not
+    report as diverged at every rate must have its curves there."""
+    curves = read_npz(run / "curves.npz")
+    for t in read_csv(run / "table.csv"):
+        name = t["optimizer"]
+        if t["diverged_at"] == "" and not all(f"{name}_{k}" in curves
+                                              for k in ("lr", "loss", "accuracy")):
+            raise DataError(f"{shown(run / 'curves.npz')} has no curves of {name}, which "
+                            f"table.csv holds")
+    return optimizer_curves(study_of(optimizer_study.Study, run), curves)
+
+
+# ----------------------------------------------------------------------------- Part 2
+
+def text_curve_figure(run: Path):
+    """``experiments/train_text.py``'s history.csv, titled by the corpus its summary.json
+    names (a book with a target gets its target line)."""
+    where = run / "summary.json"
+    summary = read_json(where)
+    return learning_curve(read_csv(run / "history.csv"), lookup(summary, "corpus", where=where),
+                          lookup(summary, "config", "seq_length", where=where))
+
+
 # ----------------------------------------------------------------------------- Part 3
 
 def classification_curves_figure(run: Path, name: str = "cora_gcn"):
@@ -149,6 +183,27 @@ def classification_curves_figure(run: Path, name: str = "cora_gcn"):
              f"{lookup(r, 'test_accuracy_mean', where=where):.1f} +- "
              f"{lookup(r, 'test_accuracy_std', where=where):.1f} % test accuracy")
     return classification_curves(history, result, title)
+
+
+def karate_clubs_figure(run: Path, name: str = "karate_gcn"):
+    """``experiments/gnn.py``'s NAME_nodes.csv and NAME.json: the club drawing of the first
+    seed, titled as the experiment titles it."""
+    where = run / f"{name}.json"
+    r = read_json(where)
+    cfg = classify.Config(**lookup(r, "config", where=where))
+    accuracy = lookup(r, "runs", where=where)[0]["test_accuracy"]
+    return karate_clubs(read_csv(run / f"{name}_nodes.csv"), accuracy, classify.describe(cfg))
+
+
+def graph_lstm_figure(run: Path):
+    """``experiments/graph_lstm.py``'s graph_lstm_figure.npz, graph_lstm.csv (the held-out
+    scores) and graph_lstm.json (the task, the rule's ceiling)."""
+    where = run / "graph_lstm.json"
+    r = read_json(where)
+    return wave_comparison(waves.Task(**lookup(r, "task", where=where)),
+                           read_npz(run / "graph_lstm_figure.npz"),
+                           read_csv(run / "graph_lstm.csv"),
+                           lookup(r, "rule_on_hidden_state", where=where))
 
 
 # ----------------------------------------------------------------------------- fingerprints
@@ -206,7 +261,8 @@ def png_fingerprint(path) -> str | None:
         return None
 
 
-# Each PNG of docs/figures/ drawn from committed data, from which runs.
+# Each PNG of docs/figures/ drawn from committed data, from which runs (``needs``: its files
+# that runs committed before their experiment wrote them lack).
 FIGURES = {
     "palindrome_accuracy_vs_length.png": Source(("palindrome_default",),
                                                 palindrome_accuracy_figure),
@@ -214,6 +270,16 @@ FIGURES = {
     "gradient_flow.png": Source(("gradients_default",), gradient_flow_figure),
     "gradient_terms.png": Source(("gradients_default",), gradient_terms_figure),
     "gradient_flow_pytorch_init.png": Source(("gradients_pytorch_init",), gradient_flow_figure),
+    "grad_norm_hist.png": Source(("gradients_default",), grad_norm_hist_figure,
+                                 needs=("grad_norm_hist.json",)),
+    "grad_norm_hist_sgd.png": Source(("gradients_sgd",), grad_norm_hist_figure,
+                                     needs=("grad_norm_hist.json",)),
     "optimizer_lr_grid.png": Source(("optimizers_default",), optimizer_lr_grid_figure),
+    "optimizer_curves.png": Source(("optimizers_default",), optimizer_curves_figure,
+                                   needs=("curves.npz",)),
+    "part2_grimm_curve.png": Source(("text_grimms",), text_curve_figure),
     "part3_cora_gcn_curves.png": Source(("gnn_paper_settings",), classification_curves_figure),
+    "part3_karate_gcn_clubs.png": Source(("gnn_paper_settings",), karate_clubs_figure,
+                                         needs=("karate_gcn_nodes.csv",)),
+    "part3_graph_lstm.png": Source(("graph_lstm",), graph_lstm_figure),
 }

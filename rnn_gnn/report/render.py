@@ -43,6 +43,12 @@ def render(source: Source, root: Path):
                         f"({type(e).__name__}: {e})") from None
 
 
+def has_data(source: Source, root: Path) -> bool:
+    """Whether every result directory of ``source`` exists and holds the files it ``needs``."""
+    dirs = [root / RESULTS / run for run in source.runs]
+    return all(d.is_dir() and all((d / f).is_file() for f in source.needs) for d in dirs)
+
+
 def doc_paths(root: Path) -> list[Path]:
     return sorted(p for pattern in DOCS for p in root.glob(pattern))
 
@@ -80,7 +86,8 @@ def figure_links(root: Path) -> tuple[set[Path], list[str]]:
 class Outcome(NamedTuple):
     stale: list[str]      # a section or figure that differed from its data (rebuilt unless check)
     problems: list[str]   # a figure no doc shows, an image that does not exist
-    undrawn: list[str]    # the PNGs of docs/figures/ not yet drawn from committed data
+    undrawn: list[str]    # the PNGs of docs/figures/ not yet drawn from committed data: in no
+    #                       FIGURES entry, or drawn by hand while their data are not committed
 
 
 def _from(runs) -> str:
@@ -90,7 +97,11 @@ def _from(runs) -> str:
 def update(root: Path, check: bool = False) -> Outcome:
     """Rebuild every generated section and figure under ``root`` that differs from what its
     data give (``check``: change nothing); a missing or unreadable result file, or a marker
-    without its pair or its entry, raises ``DataError``."""
+    without its pair or its entry, raises ``DataError``.
+
+    A figure of ``FIGURES`` whose PNG carries no fingerprint (never drawn from data) while its
+    run directory or a file it ``needs`` is not committed yet is left as it is, and listed as
+    not yet drawn; once it has been drawn from data, its data missing is an error."""
     stale = []
     tables = {name: render(source, root) for name, source in TABLES.items()}
     for doc in doc_paths(root):
@@ -100,10 +111,15 @@ def update(root: Path, check: bool = False) -> Outcome:
         if changed and not check:
             atomic_write_bytes(doc, new.encode("utf-8"))
 
+    pending = []
     for name, source in FIGURES.items():
         path = root / FIGURE_DIR / name
+        committed = png_fingerprint(path)
+        if committed is None and not has_data(source, root):
+            pending.append(name)
+            continue
         fig = render(source, root)
-        if png_fingerprint(path) != fingerprint(fig):
+        if committed != fingerprint(fig):
             stale.append(f"{path.relative_to(root)}: figure differs from what "
                          f"{_from(source.runs)} gives")
             if not check:
@@ -114,4 +130,5 @@ def update(root: Path, check: bool = False) -> Outcome:
     shown_pngs, broken = figure_links(root)
     orphans = [f"{FIGURE_DIR / p.name}: shown by no doc" for p in pngs
                if p.resolve() not in shown_pngs]
-    return Outcome(stale, broken + orphans, [p.name for p in pngs if p.name not in FIGURES])
+    return Outcome(stale, broken + orphans,
+                   [p.name for p in pngs if p.name not in FIGURES or p.name in pending])

@@ -18,6 +18,10 @@ class Source(NamedTuple):
     """What a generated section or figure is made from."""
     runs: tuple[str, ...]             # result directories under docs/results/ ("." : itself)
     render: Callable[..., object]     # render(*run_dirs) -> markdown text, or a Figure
+    # Files of each run directory a figure is drawn from that runs committed before their
+    # experiment wrote them lack; until they are there, a figure never drawn from data is
+    # listed as not yet drawn (rnn_gnn.report.render.update).
+    needs: tuple[str, ...] = ()
 
 
 def read_json(path: Path) -> dict:

@@ -167,7 +167,9 @@ def train_run(cfg: Config, monitor: Monitor, text: str, run_dir, *, corpus_name:
 
     if rows:
         save_model(run_dir / "model.msgpack", averaged(state), records.model_meta(meta, rows[-1]))
-    summary = {**files.run_record(), **records.summarize(rows, settings(cfg, monitor))}
+    # the corpus' name titles curve.png (and its target line): the report redraws it from here
+    summary = {**files.run_record(), "corpus": corpus_name,
+               **records.summarize(rows, settings(cfg, monitor))}
     write_json(run_dir / "summary.json", summary)
     return state, summary
 
