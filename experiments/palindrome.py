@@ -74,7 +74,7 @@ def main(argv=None):
             checkpoint_dir=args.run_dir / "checkpoints" / model,
             checkpoint_every=args.checkpoint_every, resume=args.resume,
             log_every=args.log_every, devices=args.device_list,
-            progress=f"{model} x {len(lengths) * len(seeds)} runs")
+            progress=not args.no_progress and f"{model} x {len(lengths) * len(seeds)} runs")
         seconds = time.perf_counter() - start
         model_rows, per_length, acc = palindrome.tabulate(model, lengths, seeds, history, final)
         rows += model_rows

@@ -120,14 +120,14 @@ def test_run_study_runs_the_parsed_study_and_records_it(tmp_path):
     calls = []
 
     def parse_args(argv):
-        return argparse.Namespace(log_every=7, run_dir=tmp_path), optimizer_study.Study(
-            seeds=int(argv[0]))
+        return (argparse.Namespace(log_every=7, run_dir=tmp_path, no_progress=True),
+                optimizer_study.Study(seeds=int(argv[0])))
 
-    def run(study, log_every):
-        calls.append((study.seeds, log_every))
+    def run(study, log_every, progress):
+        calls.append((study.seeds, log_every, progress))
         return {"sgd": 1}
     done = runner.run_study(parse_args, ["3"], run)
-    assert calls == [(3, 7)] and done.results == {"sgd": 1} and done.seconds >= 0
+    assert calls == [(3, 7, False)] and done.results == {"sgd": 1} and done.seconds >= 0
     record = runner.study_record(["--seeds", "3"], done, table=[{"a": 1}])
     assert list(record) == ["command", "machine", "config", "log_every", "table", "seconds"]
     assert record["config"]["seeds"] == 3 and record["log_every"] == 7

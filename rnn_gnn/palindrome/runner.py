@@ -96,14 +96,16 @@ def comma_list(text: str) -> tuple[str, ...]:
 def parse_flags(parser, argv, configs, full: dict, what: str, experiment: str, skip=()):
     """What every Part 1 CLI parses: each dataclass of ``configs`` as flags (``skip``: fields
     the CLI spells its own way), ``--full`` (the values ``full``, the study's protocol: ``what``)
-    ``--log_every`` and ``--run_dir``: the run's directory, by default ``results/<experiment>`` and with
-    ``--full`` ``results/<experiment>_full``.  Returns the parsed args
-    (``cli.parse_with_presets``)."""
+    ``--log_every``, ``--no_progress`` and ``--run_dir``: the run's directory, by default
+    ``results/<experiment>`` and with ``--full`` ``results/<experiment>_full``.  Returns the
+    parsed args (``cli.parse_with_presets``)."""
     presets = {"full": (full, what)}
     for config_cls in configs:
         cli.add_config_flags(parser, config_cls, presets, skip=skip)
     parser.add_argument("--log_every", type=cli.positive(int), default=100,
                         help="steps per compiled call: progress, divergence check, checkpoints")
+    parser.add_argument("--no_progress", action="store_true",
+                        help="no progress bars (for a log file)")
     parser.add_argument("--run_dir", type=cli.out_dir,
                         help=f"the run's directory: every file it writes goes there (default: "
                              f"results/{experiment}, with --full results/{experiment}_full)")
@@ -131,10 +133,10 @@ class StudyRun(NamedTuple):
 def run_study(parse_args: Callable, argv, run: Callable) -> StudyRun:
     """What a Part 1 study CLI (gradients, optimizers) does first: its flags
     (``parse_args(argv) -> (args, study)``, by ``parse_study``) and
-    ``run(study, args.log_every)``, timed."""
+    ``run(study, args.log_every, progress)``, timed."""
     args, study = parse_args(argv)
     started = time.perf_counter()
-    results = run(study, args.log_every)
+    results = run(study, args.log_every, not args.no_progress)
     return StudyRun(args, study, results, time.perf_counter() - started)
 
 
