@@ -532,8 +532,15 @@ class Experiment(NamedTuple):
 def seconds(file: str, key: str) -> Callable[[Path], str]:
     """The wall time a run recorded: ``key`` of ``file`` in its result directory."""
     def read(run: Path) -> str:
-        return duration(lookup(read_json(run / file), key, where=run / file))
+        record = read_json(run / file)
+        return _on(duration(lookup(record, key, where=run / file)), record)
     return read
+
+
+def _on(time: str, record: dict) -> str:
+    """A time with the machine it was measured on (times differ threefold between the CPUs
+    that "AMD EPYC" names)."""
+    return f"{time} on {cpu_name(record['machine'])}" if "machine" in record else time
 
 
 def projected_protocol(run: Path) -> str:
@@ -551,8 +558,8 @@ def projected_protocol(run: Path) -> str:
             raise DataError(f"{shown(run / f'summary_{steps}.json')} is not a {steps}-step run "
                             f"of the --full protocol")
     hours = lookup(e2e, "projected_protocol_s", where=where) / 3600
-    return (f"not yet measured (projected {hours:.1f} h from runs of "
-            f"{' and '.join(walls)} steps)")
+    return _on(f"not yet measured (projected {hours:.1f} h from runs of "
+               f"{' and '.join(walls)} steps)", summary)
 
 
 def load_experiments(path: Path) -> tuple[Experiment, ...]:
@@ -579,7 +586,7 @@ def experiments_table(results: Path) -> str:
         if e.time is not None and (results / e.time[0]).is_dir():
             time = e.time[1](results / e.time[0])
         body.append([f"`{e.command}`", e.question, time, f"`{e.output}`"])
-    return markdown_table(["command", "question", "time on 2 cores", "output"], body)
+    return markdown_table(["command", "question", "time", "output"], body)
 
 
 # Each generated section of the docs (its NAME in <!-- report:NAME -->), from which runs.
