@@ -421,7 +421,7 @@ def test_experiments_table_times_come_from_committed_results(tmp_path):
 def test_the_full_protocols_projection_is_from_runs_of_the_protocol(tmp_path):
     run = ROOT / "docs/results/palindrome_e2e_check"
     assert tables.projected_protocol(run) == \
-        "not yet measured (projected 4.4 h from runs of 100 and 300 steps)"
+        "not yet measured (projected 4.4 h from runs of 100 and 300 steps) on AMD EPYC, 2 cores"
     shutil.copytree(run, tmp_path / "e2e")
     summary = json.loads((run / "summary_300.json").read_text())
     summary["config"]["num_hidden"] = 64
