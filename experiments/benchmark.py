@@ -8,8 +8,9 @@
 Rows (rnn_gnn.benchmark.rows): (a) a palindrome training step, RNN and LSTM; (b) a char-LSTM
 training step, 2 x 128 and 2 x 512; (c) sampling 1000 characters; (d) a GCN training epoch on
 Cora (from --data_dir; skipped, with the reason, without the files); (e) the wall and compile
-time of the default ``python experiments/palindrome.py``; (f) the study sweep
-(``palindrome.py --full``) per run-step, projected to the whole protocol.
+time of ``python experiments/palindrome.py`` and ``python experiments/generate.py --temperature
+0.5``, each a fresh process; (f) the study sweep (``palindrome.py --full``) per run-step,
+projected to the whole protocol.
 
 Each row times the project (warm, jit-compiled, through each part's ``make_trainer``) and its
 torch twin interleaved in this process: ``--warmup`` calls each, then ``--repeats`` rounds.
@@ -20,7 +21,7 @@ reported apart; ``peak MB`` is the resident memory a fresh process needs to hold
 row once warm.
 
 Writes to --run_dir: benchmark.json (the command, the machine, the settings, every round's raw
-numbers and their summaries) and benchmark.md (the tables).
+numbers and their summaries, the run's wall_seconds) and benchmark.md (the tables).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from rnn_gnn import cli, distributed, files
 from rnn_gnn.benchmark import report, suite
 from rnn_gnn.graph.download import PLANETOID_ENV
 
-ROOT = Path(__file__).resolve().parents[1]   # the checkout whose palindrome.py row (e) runs
+ROOT = Path(__file__).resolve().parents[1]   # the checkout whose experiments row (e) runs
 
 
 def parse_args(argv):

@@ -13,10 +13,11 @@ import jax
 import pytest
 
 from conftest import ROOT, load_experiment
-from rnn_gnn import cli, palindrome
+from rnn_gnn import cli, files, palindrome
 from rnn_gnn.benchmark import report, rows, suite, torch_reference
 from rnn_gnn.benchmark.harness import Case, Impl, spread, summarize, time_case
 from rnn_gnn.graph import classify
+from rnn_gnn.report import tables
 
 HAS_TORCH = torch_reference.torch() is not None
 
@@ -193,6 +194,83 @@ def test_a_tiny_row_times_both_sides():
     assert len(times["project"]) == 3 and all(t > 0 for t in times["project"])
     assert info["project_label"] == "tiny rnn" and info["project_compile_s"] > 0
     assert len(times.get("torch", [])) == (3 if HAS_TORCH else 0)
+
+
+# ----------------------------------------------------------------------------- (e) whole runs
+
+# Stand-ins for the checkout's experiments: they say how they were run; one compiles.
+STAND_IN = """
+import json, os, sys
+import marker                        # a module of the checkout: its folder is on sys.path
+if {compile}:
+    import jax, jax.numpy as jnp
+    jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready()
+print(json.dumps({{"argv": sys.argv, "cwd": os.getcwd(),
+                   "sees_earlier_results": os.path.exists("results")}}))
+sys.exit({exit})
+"""
+
+
+def stand_in_checkout(root, exits=None):
+    """A checkout whose experiments are ``STAND_IN`` (palindrome.py compiles), with a
+    results/ folder of earlier runs that a timed command must not see."""
+    (root / "experiments").mkdir(parents=True)
+    (root / "results/text/grimms").mkdir(parents=True)
+    (root / "marker.py").write_text("")
+    for name in ("palindrome", "generate"):
+        (root / "experiments" / f"{name}.py").write_text(STAND_IN.format(
+            compile=name == "palindrome", exit=(exits or {}).get(name, 0)))
+    return root
+
+
+def test_row_e_times_readmes_default_commands_each_as_a_fresh_process(tmp_path):
+    root = stand_in_checkout(tmp_path / "checkout")
+    result = suite.run(suite.Settings(rows="e", memory=False), root=root)
+    whole = result["whole_runs"]
+    assert [(w["name"], w["command"]) for w in whole] == [
+        *rows.WHOLE_RUNS.items(), ("--full palindrome sweep", rows.FULL_COMMAND)]
+    assert "python experiments/generate.py --temperature 0.5" in rows.WHOLE_RUNS.values()
+    for w in whole[:2]:
+        assert w["returncode"] == 0 and w["wall_s"] > 0, w["stderr"]
+        ran = json.loads(w["stdout"].splitlines()[0])
+        _, script, *flags = w["command"].split()
+        assert ran["argv"][1:] == flags and ran["argv"][0] == str(root / script)
+        assert not ran["sees_earlier_results"] and ran["cwd"] != str(root)
+    palindrome_run, generate_run = whole[:2]
+    assert palindrome_run["compile_s"] > 0          # the probe times the script's compiles
+    assert generate_run["compile_s"] == 0           # this one compiles nothing
+    assert "note" in whole[2] and "wall_s" not in whole[2]
+
+    # README's table of experiments reads the times from the file the CLI writes.
+    record = files.run_record([])
+    files.write_json(tmp_path / "docs/benchmark/benchmark.json", {**record, **result})
+    lines = tables.experiments_table(tmp_path / "docs").splitlines()[2:]
+    times = {cells[0]: cells[2] for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                              for line in lines)}
+    on = f" on {tables.cpu_name(record['machine'])}"
+    assert times["`python experiments/generate.py --temperature 0.5`"] == \
+        tables.duration(generate_run["wall_s"]) + on
+    assert times["`python experiments/benchmark.py`"] == \
+        tables.duration(result["wall_seconds"]) + on
+    assert times["`python experiments/palindrome.py`"] == "not yet measured"   # its own run's
+    rendered = tables.benchmark_table(tmp_path / "docs/benchmark")
+    assert f"| {generate_run['name']} | `{rows.GENERATE_COMMAND}` |" in rendered
+
+
+def test_a_failed_or_missing_whole_run_has_no_time(tmp_path):
+    root = stand_in_checkout(tmp_path / "checkout", exits={"generate": 3})
+    failed = rows.time_command("g", rows.GENERATE_COMMAND, root)
+    assert failed["returncode"] == 3 and failed["wall_s"] is None
+    missing = rows.time_command("x", "python experiments/nothing.py", root)
+    assert "wall_s" not in missing and "no experiments/nothing.py" in missing["note"]
+    assert all("not measured" in w["note"] for w in rows.row_e("cpu", None))
+
+
+def test_the_run_records_its_wall_time(monkeypatch):
+    ticks = iter([100.0, 142.34])
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: next(ticks))
+    result = suite.run(suite.Settings(rows="e", memory=False), root=None)
+    assert result["wall_seconds"] == 42.3
 
 
 # ----------------------------------------------------------------------------- the CLI

@@ -12,12 +12,14 @@ import io
 import json
 import re
 import shutil
+import tomllib
 
 import numpy as np
 import pytest
 
 from conftest import ROOT, load_experiment
 from rnn_gnn import cli, files, palindrome
+from rnn_gnn.benchmark import rows as benchmark_rows
 from rnn_gnn.benchmark.harness import summarize
 from rnn_gnn.errors import DataError
 from rnn_gnn.graph import classify, comparison, karate, waves
@@ -416,6 +418,53 @@ def test_experiments_table_times_come_from_committed_results(tmp_path):
     rows = table_rows(tables.experiments_table(tmp_path))
     assert rows[0][0] == "`python experiments/palindrome.py`" and rows[0][2] == "126 s"
     assert any("generate.py --temperature 0.5" in r[0] for r in rows)
+
+
+GENERATE = "python experiments/generate.py --temperature 0.5"
+
+
+def test_experiments_table_times_generate_and_the_benchmark_from_benchmark_json(tmp_path):
+    def times(**result):
+        shutil.rmtree(tmp_path / "benchmark", ignore_errors=True)
+        benchmark_json(tmp_path / "benchmark", **result)
+        rows = table_rows(tables.experiments_table(tmp_path))
+        return {r[0].strip("`"): r[2] for r in rows
+                if r[0].strip("`") in (GENERATE, "python experiments/benchmark.py")}
+    palindrome_only = [{"name": "default palindrome run",
+                        "command": "python experiments/palindrome.py", "wall_s": 133.3}]
+    # A benchmark.json written before the run recorded these times.
+    assert times(whole_runs=palindrome_only) == {
+        GENERATE: "not yet measured", "python experiments/benchmark.py": "not yet measured"}
+    generate = {"name": "generate", "command": GENERATE, "wall_s": 6.4, "compile_s": 2.1}
+    assert times(whole_runs=palindrome_only + [generate], wall_seconds=3723.4) == {
+        GENERATE: "6 s on AMD EPYC, 2 cores",
+        "python experiments/benchmark.py": "62 min on AMD EPYC, 2 cores"}
+    # Matched by the whole command; a failed run records no wall time.
+    other = dict(generate, command="python experiments/generate.py")
+    assert times(whole_runs=[other])[GENERATE] == "not yet measured"
+    assert times(whole_runs=[dict(generate, wall_s=None, returncode=1)])[GENERATE] == \
+        "not yet measured"
+    with pytest.raises(DataError, match="wall_seconds is not a number of seconds"):
+        times(wall_seconds="an hour")
+
+
+def test_the_experiments_timed_by_row_e_are_the_commands_it_runs():
+    entries = tomllib.loads((ROOT / "rnn_gnn/report/experiments.toml").read_text())["experiment"]
+    from_row_e = {e["command"] for e in entries if e.get("entry") == "whole_runs"}
+    assert GENERATE in from_row_e
+    assert from_row_e <= set(benchmark_rows.WHOLE_RUNS.values())
+
+
+def test_benchmark_table_shows_each_whole_run_on_its_own_row(tmp_path):
+    run = benchmark_json(tmp_path / "b", whole_runs=[
+        {"name": "default palindrome run", "command": "python experiments/palindrome.py",
+         "wall_s": 133.3, "compile_s": 86.04},
+        {"name": "generate 300 chars (shipped model)", "command": GENERATE, "wall_s": 6.4,
+         "compile_s": None}])
+    assert table_rows(tables.benchmark_table(run)) == [
+        ["default palindrome run", "`python experiments/palindrome.py`", "",
+         "133.3 s wall, 86.0 s compiling", "", "", "-"],
+        ["generate 300 chars (shipped model)", f"`{GENERATE}`", "", "6.4 s wall", "", "", "-"]]
 
 
 def test_the_full_protocols_projection_is_from_runs_of_the_protocol(tmp_path):

@@ -6,11 +6,12 @@ loops of the same equations; (b) a char-LSTM training step, 2 x 128 (batch 64, s
 2 x 512 (batch 64, seq 100), against torch.nn.LSTM; (c) sampling 1000 characters at temperature
 0.5 against a torch loop feeding one character at a time; (d) a GCN training epoch on Cora
 against torch_geometric's GCNConv (and a plain torch sparse-matmul GCN); (e) the wall and
-compile time of the default ``python experiments/palindrome.py``; (f) the study sweep
-(``palindrome.py --full``: T = 5, 7, ..., 23, 10 seeds, 128 hidden, raw digits, batch 128,
-RMSProp 1e-3, clipping 10) per run-step, as the library trains it (``train_sweep``), against
-torch.nn.LSTM / nn.RNN stepping the same runs one after another, both projected to the full
-protocol (10000 steps).
+compile time of README's commands that run on their defaults (``python
+experiments/palindrome.py``, ``python experiments/generate.py --temperature 0.5``), each a
+fresh process; (f) the study sweep (``palindrome.py --full``: T = 5, 7, ..., 23, 10 seeds, 128
+hidden, raw digits, batch 128, RMSProp 1e-3, clipping 10) per run-step, as the library trains
+it (``train_sweep``), against torch.nn.LSTM / nn.RNN stepping the same runs one after another,
+both projected to the full protocol (10000 steps).
 
 The project's side of rows (a, b, d) is what its experiments train: the part's
 ``make_trainer(config, ...)`` and ``train.make_chunk`` over its loss and optimizer, compiled
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -55,6 +57,10 @@ CHAR = {"char-LSTM 2x128": dict(hidden=128, layers=2, batch=64, seq=30, steps=5)
 SAMPLE = dict(length=1000, temperature=0.5, hidden=128, layers=2)
 FULL_COMMAND = "python experiments/palindrome.py --full"
 DEFAULT_COMMAND = "python experiments/palindrome.py"
+GENERATE_COMMAND = "python experiments/generate.py --temperature 0.5"
+# Row (e): README's commands that need no data and no flags beyond these, by entry name.
+WHOLE_RUNS = {"default palindrome run": DEFAULT_COMMAND,
+              "generate 300 chars (shipped model)": GENERATE_COMMAND}
 # Row (f): the study protocol; each repeat is one chunk of CHUNK steps of the whole sweep.
 SWEEP = dict(lengths=list(range(5, 24, 2)), seeds=10, hidden=128, batch=128, chunk=20,
              chunks=5, protocol_steps=10000, torch_steps=10)
@@ -183,39 +189,55 @@ def side(row: str, index: int, which: str, data_dir: str | None = None) -> Impl:
 
 # ----------------------------------------------------------------------------- (e) whole runs
 
+# Run as ``python -c _COMPILE_PROBE ROOT SCRIPT ARGS...``: SCRIPT (relative to the checkout
+# ROOT) as its own command would run it, importing ROOT's rnn_gnn, and its compile seconds
+# printed last (JAX's compile events of the whole process, which the script cannot report).
 _COMPILE_PROBE = """
-import runpy, sys, atexit, jax.monitoring as m
+import atexit, os, runpy, sys, jax.monitoring as m
+root, script = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root)
 total = [0.0]
 def listen(event, seconds, **kw):
     if event.startswith("/jax/core/compile/") or event.startswith("/jax/compilation_cache/"):
         total[0] += seconds
 m.register_event_duration_secs_listener(listen)
 atexit.register(lambda: print(f"BENCHMARK_COMPILE_SECONDS {total[0]:.2f}"))
-sys.argv = ["experiments/palindrome.py"] + sys.argv[1:]
-runpy.run_path("experiments/palindrome.py", run_name="__main__")
+sys.argv = [script] + sys.argv[3:]
+runpy.run_path(os.path.join(root, script), run_name="__main__")
 """
 
 
+def time_command(name: str, command: str, root: Path | None) -> dict:
+    """``command`` (``python experiments/X.py ARGS``) timed as a fresh process: wall seconds
+    (None when it fails), JAX's compile seconds, its exit status and output tails.  It runs in
+    an empty folder, so that its default output folders are fresh and it reads no results of
+    earlier runs (``generate.py`` takes results/text/grimms over the shipped model)."""
+    _, script, *args = shlex.split(command)
+    entry = {"name": name, "command": command}
+    if root is None or not (Path(root) / script).is_file():
+        return dict(entry, note=f"not measured: no {script} in {root}")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _COMPILE_PROBE, str(Path(root).resolve()),
+                               script, *args], cwd=tmp, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    compile_s = next((float(line.split()[1]) for line in proc.stdout.splitlines()
+                      if line.startswith("BENCHMARK_COMPILE_SECONDS")), None)
+    return dict(entry, wall_s=round(wall, 1) if proc.returncode == 0 else None,
+                compile_s=compile_s, returncode=proc.returncode, stdout=proc.stdout[-2000:],
+                stderr=proc.stderr[-2000:])
+
+
 def row_e(platform: str, root: Path | None) -> list[dict]:
-    """The default palindrome run, timed as a fresh process in the checkout ``root`` (the
-    folder holding ``experiments/``; without one, the row says so)."""
+    """README's commands that run on their built-in defaults (``WHOLE_RUNS``), each the script
+    of the checkout ``root`` (the folder holding ``experiments/``; without one, each entry says
+    so) timed as a fresh process (``time_command``), and the ``--full`` protocol's entry (not
+    run here)."""
     full = {"name": "--full palindrome sweep", "command": FULL_COMMAND,
             "note": ("run it on this GPU machine: time " + FULL_COMMAND if platform == "gpu" else
                      "not measured (GPU-only protocol; target <= 2 min on one H100): "
                      + FULL_COMMAND)}
-    default = {"name": "default palindrome run", "command": DEFAULT_COMMAND}
-    if root is None or not (Path(root) / "experiments" / "palindrome.py").is_file():
-        return [dict(default, note=f"not measured: no experiments/palindrome.py in {root}"), full]
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _COMPILE_PROBE, "--run_dir", tmp],
-                              cwd=root, capture_output=True, text=True)
-        wall = time.perf_counter() - start
-    compile_s = next((float(line.split()[1]) for line in proc.stdout.splitlines()
-                      if line.startswith("BENCHMARK_COMPILE_SECONDS")), None)
-    return [dict(default, wall_s=round(wall, 1) if proc.returncode == 0 else None,
-                 compile_s=compile_s, returncode=proc.returncode, stdout=proc.stdout[-2000:],
-                 stderr=proc.stderr[-2000:]), full]
+    return [time_command(name, command, root) for name, command in WHOLE_RUNS.items()] + [full]
 
 
 # ----------------------------------------------------------------------------- (f) study sweep

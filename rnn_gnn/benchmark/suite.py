@@ -2,8 +2,8 @@
 
 ``run(settings)`` returns what ``benchmark.json`` holds besides the run record: the settings,
 the environment (torch, clock, load average), every comparison with every repeat's raw
-numbers and their summary (``harness.summarize``), the whole runs of row (e) and the study
-sweep of row (f).
+numbers and their summary (``harness.summarize``), the whole runs of row (e), the study sweep
+of row (f), and ``wall_seconds``: how long the run took (README's table of experiments).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def run(settings: Settings, *, data_dir: str | Path | None = None,
         root: str | Path | None = None) -> dict:
     """Measure the rows of ``settings``.  ``data_dir``: the Planetoid files for row (d)
     (None: ``$RNN_GNN_PLANETOID``, else the download cache; the row is skipped with the reason
-    without them); ``root``: the checkout whose ``experiments/palindrome.py`` row (e) runs."""
+    without them); ``root``: the checkout whose experiments row (e) runs."""
+    start = time.perf_counter()
     chosen = chosen_rows(settings)
     env = environment(settings)
     with_torch = "torch" in env
@@ -107,4 +108,5 @@ def run(settings: Settings, *, data_dir: str | Path | None = None,
     sweep = rows.row_f(with_torch, log) if "f" in chosen else []
     env["load_average_end"] = os.getloadavg()
     return {"settings": dataclasses.asdict(settings), "environment": env, "results": results,
-            "whole_runs": whole, "study_sweep": sweep}
+            "whole_runs": whole, "study_sweep": sweep,
+            "wall_seconds": round(time.perf_counter() - start, 1)}

@@ -525,15 +525,32 @@ class Experiment(NamedTuple):
     """One row of README's table of experiments (``experiments.toml``)."""
     command: str
     question: str
-    output: str                                      # the folder it writes by default
-    time: tuple[str, Callable[[Path], str]] | None   # (committed result directory, its time)
+    output: str                                             # the folder it writes by default
+    time: tuple[str, Callable[[Path], str | None]] | None   # (committed result directory,
+                                                            #  its time; None: not recorded)
 
 
-def seconds(file: str, key: str) -> Callable[[Path], str]:
-    """The wall time a run recorded: ``key`` of ``file`` in its result directory."""
-    def read(run: Path) -> str:
-        record = read_json(run / file)
-        return _on(duration(lookup(record, key, where=run / file)), record)
+def seconds(file: str, key: str, entry: str | None = None,
+            command: str = "") -> Callable[[Path], str | None]:
+    """The wall time a run recorded, with its machine: ``key`` of ``file`` in its result
+    directory, or with ``entry`` of the item of that list whose ``command`` is ``command``
+    (benchmark.json's ``whole_runs``, row (e)).  None where the file does not record it: a
+    result written before its experiment recorded this time, or a whole run that failed
+    (``wall_s`` null)."""
+    def read(run: Path) -> str | None:
+        where = run / file
+        record = item = read_json(where)
+        if entry is not None:
+            items = record.get(entry, [])
+            if not isinstance(items, list):
+                raise DataError(f"{shown(where)}: {entry} is not a list")
+            item = next((i for i in items if i.get("command") == command), {})
+        value = item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{shown(where)}: {key} is not a number of seconds ({value!r})")
+        return _on(duration(value), record)
     return read
 
 
@@ -569,7 +586,8 @@ def load_experiments(path: Path) -> tuple[Experiment, ...]:
     for e in tomllib.loads(path.read_text())["experiment"]:
         time = None
         if "run" in e:
-            time = (e["run"], projected_protocol if e.get("projected") else seconds(*e["time"]))
+            time = (e["run"], projected_protocol if e.get("projected") else
+                    seconds(*e["time"], entry=e.get("entry"), command=e["command"]))
         out.append(Experiment(e["command"], e["question"], e["output"], time))
     return tuple(out)
 
@@ -584,7 +602,7 @@ def experiments_table(results: Path) -> str:
     for e in EXPERIMENTS:
         time = "not yet measured"
         if e.time is not None and (results / e.time[0]).is_dir():
-            time = e.time[1](results / e.time[0])
+            time = e.time[1](results / e.time[0]) or time
         body.append([f"`{e.command}`", e.question, time, f"`{e.output}`"])
     return markdown_table(["command", "question", "time", "output"], body)
 
