@@ -405,7 +405,7 @@ def test_study_sweep_table_reads_the_current_format(tmp_path):
     assert rows[0] == ["RNN", "3.00 (2.50-3.10)", "8.00 (7.50-9.00)", "2.67x (2.42-3.60x)"]
     assert rows[2][1:3] == ["**4.72 h (4.61-4.86 h)**", "**8.33 h (7.64-9.17 h)**"]
     assert "target >= 1.5x: met in 3 of 3 repeats" in rows[2][3]
-    assert ("`python experiments/benchmark.py`, 2027-01-02, AMD EPYC (2 cores), JAX 0.10.2, "
+    assert ("`python experiments/benchmark.py`, 2027-01-02, AMD EPYC, 2 cores, JAX 0.10.2, "
             "torch 2.13.0+cpu (2 threads), wall clock; median of 3 repeats") in text
 
 
