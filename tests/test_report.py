@@ -220,6 +220,25 @@ def test_protocol_tables_mean_std_reach_and_plateau(tmp_path):
     assert reach[1][5:] == list(tables.STUDY_REACH["lstm"])
 
 
+def test_lengths_table_compares_runs_at_shared_lengths_and_models(tmp_path):
+    check = ROOT / "docs/results/palindrome_rnn_pytorch_init_check"
+    other = tmp_path / "other"
+    shutil.copytree(check, other)
+    summary = json.loads((check / "summary.json").read_text())
+    summary["config"]["init"], summary["lengths"] = "orthogonal", [17]
+    (other / "summary.json").write_text(json.dumps(summary))
+    rows = [r for r in csv.DictReader(io.StringIO((check / "final.csv").read_text()))
+            if r["length"] == "17"]
+    rows[0]["accuracy"] = rows[1]["accuracy"] = "0.995"
+    files.write_csv(other / "final.csv", rows + [dict(rows[0], model="lstm")])
+    body = table_rows(tables.lengths_table(other, check))
+    want = np.array([float(r["accuracy"]) for r in rows])
+    assert body[0] == ["Vanilla RNN, init orthogonal",
+                       f"{want.mean():.3f} ± {want.std():.3f} ({(want >= 0.99).sum()} of 10 "
+                       f"seeds solve it)"]
+    assert body[1][0] == "Vanilla RNN, init pytorch" and len(body) == 2   # no lstm, no T = 23
+
+
 def test_the_title_is_the_experiments_own_from_the_summarys_config(tmp_path):
     # The committed run is the default run: its title is the one palindrome.py gives it.
     run = ROOT / "docs/results/palindrome_default"

@@ -187,6 +187,26 @@ def _longest(lengths, ok) -> str:
     return str(max((t for t, k in zip(lengths, ok) if k), default="-"))
 
 
+def lengths_table(*runs: Path) -> str:
+    """Runs compared at the lengths and models they share: per run and model, mean ± std
+    over seeds and how many seeds solve the length (>= SOLVED)."""
+    shared, models, rows = None, None, []
+    for run in runs:
+        cfg = sweep_config(read_json(run / "summary.json"), run / "summary.json")
+        lengths, acc = seed_accuracies(run)
+        shared = [t for t in lengths if shared is None or t in shared]
+        models = [m for m in acc if models is None or m in models]
+        rows += [(model, cfg, dict(zip(lengths, a))) for model, a in acc.items()]
+    body = [[_run_label(model, cfg), *(
+        f"{np.nanmean(a[t]):.3f} ± {np.nanstd(a[t]):.3f} ({int((a[t] >= SOLVED).sum())} of "
+        f"{len(a[t])} seeds solve it)" for t in shared)] for model, cfg, a in rows
+        if model in models]
+    return markdown_table(["T", *map(str, shared)], body) + (
+        f"\nAccuracy on fresh palindromes, mean ± std over seeds; a seed solves a length at "
+        f">= {SOLVED}.  " + "; ".join(f"`{command_of(read_json(r / 'summary.json'), r)}`"
+                                       for r in runs) + ".\n")
+
+
 STUDY_REACH = {"rnn": ("below about 10", "about 17", "-"),
                "lstm": ("every length to at least 23", "every length", "~3000 (T = 23)")}
 
