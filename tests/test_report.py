@@ -488,8 +488,9 @@ def test_benchmark_table_shows_each_whole_run_on_its_own_row(tmp_path):
 
 def test_the_full_protocols_projection_is_from_runs_of_the_protocol(tmp_path):
     run = ROOT / "docs/results/palindrome_e2e_check"
-    assert tables.projected_protocol(run) == \
-        "not yet measured (projected 4.4 h from runs of 100 and 300 steps) on AMD EPYC, 2 cores"
+    text = tables.projected_protocol(run)
+    assert "`--train_steps 100` 377.6 s and `--train_steps 300` 694.9 s" in text
+    assert "projected at **4.41 h**" in text and "AMD EPYC, 2 cores, quiet" in text
     shutil.copytree(run, tmp_path / "e2e")
     summary = json.loads((run / "summary_300.json").read_text())
     summary["config"]["num_hidden"] = 64

@@ -581,8 +581,9 @@ def _on(time: str, record: dict) -> str:
 
 
 def projected_protocol(run: Path) -> str:
-    """The ``--full`` protocol's time projected from shorter runs of it (issue 11's end-to-end
-    check: e2e.json, with each run's summary_<steps>.json, which must be of the protocol)."""
+    """The ``--full`` protocol's time projected from shorter runs of it, as a sentence (issue
+    11's end-to-end check: e2e.json, with each run's summary_<steps>.json, which must be of the
+    protocol)."""
     where = run / "e2e.json"
     e2e = read_json(where)
     walls = lookup(e2e, "wall_seconds", where=where)
@@ -595,8 +596,10 @@ def projected_protocol(run: Path) -> str:
             raise DataError(f"{shown(run / f'summary_{steps}.json')} is not a {steps}-step run "
                             f"of the --full protocol")
     hours = lookup(e2e, "projected_protocol_s", where=where) / 3600
-    return _on(f"not yet measured (projected {hours:.1f} h from runs of "
-               f"{' and '.join(walls)} steps)", summary)
+    runs = " and ".join(f"`--train_steps {k}` {v} s" for k, v in walls.items())
+    return (f"End-to-end check ({e2e.get('date', '?')}, {cpu_name(summary['machine'])}, "
+            f"quiet): `python experiments/palindrome.py --full` with {runs} of wall: the whole "
+            f"protocol projected at **{hours:.2f} h** (the difference, times 50).\n")
 
 
 def load_experiments(path: Path) -> tuple[Experiment, ...]:
@@ -606,8 +609,7 @@ def load_experiments(path: Path) -> tuple[Experiment, ...]:
     for e in tomllib.loads(path.read_text())["experiment"]:
         time = None
         if "run" in e:
-            time = (e["run"], projected_protocol if e.get("projected") else
-                    seconds(*e["time"], entry=e.get("entry"), command=e["command"]))
+            time = (e["run"], seconds(*e["time"], entry=e.get("entry"), command=e["command"]))
         out.append(Experiment(e["command"], e["question"], e["output"], time))
     return tuple(out)
 
@@ -631,6 +633,11 @@ def experiments_table(results: Path) -> str:
 TABLES = {
     "experiments": Source((".",), experiments_table),   # docs/results/ itself
     "palindrome_default": Source(("palindrome_default",), palindrome_table),
+    "palindrome_full": Source(("palindrome_full",), protocol_table),
+    "palindrome_full_reach": Source(("palindrome_full",), protocol_reach_table),
+    "protocol_e2e": Source(("palindrome_e2e_check",), projected_protocol),
+    "palindrome_init_check": Source(("palindrome_full", "palindrome_rnn_pytorch_init_check"),
+                                    lengths_table),
     "gradients": Source(("gradients_default", "gradients_pytorch_init"), gradients_table),
     "clipping": Source(("gradients_default",), clipping_table),
     "clipping_sgd": Source(("gradients_sgd",), clipping_table),
