@@ -642,6 +642,8 @@ TABLES = {
     "clipping": Source(("gradients_default",), clipping_table),
     "clipping_sgd": Source(("gradients_sgd",), clipping_table),
     "optimizers": Source(("optimizers_default",), optimizers_table),
+    "text_grimms": Source(("text_grimms",), partial(text_curve_table,
+                                                    steps=(1000, 5000, 10000, 15000, 20000))),
     "text_grimms_quick": Source(("text_grimms_quick",),
                                 partial(text_curve_table, steps=range(250, 1501, 250))),
     "gnn": Source(("gnn_paper_settings",), gnn_table),
