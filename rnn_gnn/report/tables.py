@@ -644,6 +644,7 @@ TABLES = {
     "optimizers": Source(("optimizers_default",), optimizers_table),
     "text_grimms": Source(("text_grimms",), partial(text_curve_table,
                                                     steps=(1000, 5000, 10000, 15000, 20000))),
+    "graph_lstm": Source(("graph_lstm",), graph_lstm_table),
     "text_grimms_quick": Source(("text_grimms_quick",),
                                 partial(text_curve_table, steps=range(250, 1501, 250))),
     "gnn": Source(("gnn_paper_settings",), gnn_table),
