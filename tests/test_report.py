@@ -402,10 +402,19 @@ def test_benchmark_table_is_the_median_of_every_repeat_and_counts_targets_met(tm
 
 
 def test_study_sweep_table_is_the_median_with_spread():
-    rows = table_rows(tables.study_sweep_table(ROOT / "docs/results/benchmark"))
-    assert rows[0] == ["RNN", "2.78 (2.64-2.95)", "10.79 (10.22-14.53)", "3.99x (3.47-5.48x)"]
-    assert rows[2][1:3] == ["**4.78 h (4.63-4.97 h)**", "**9.51 h (8.17-10.27 h)**"]
-    assert "met in 5 of 5 repeats" in rows[2][3]
+    run = ROOT / "docs/results/benchmark"
+    rows = table_rows(tables.study_sweep_table(run))
+    rnn, _, total = json.loads((run / "benchmark.json").read_text())["study_sweep"]
+
+    def spread(values, unit=""):
+        v = np.asarray(values)
+        return f"{np.median(v):.2f}{unit} ({v.min():.2f}-{v.max():.2f}{unit})"
+    assert rows[0] == ["RNN", spread(rnn["project_ms_runs"]), spread(rnn["torch_ms_runs"]),
+                       spread(rnn["speedups"], "x")]
+    hours = [np.asarray(total[f"{side}_projected_s_runs"]) / 3600 for side in ("project", "torch")]
+    assert rows[2][1:3] == [f"**{spread(h, ' h')}**" for h in hours]
+    met = sum(x >= total["target"] for x in total["speedups"])
+    assert f"met in {met} of {len(total['speedups'])} repeats" in rows[2][3]
 
 
 def test_study_sweep_table_reads_the_current_format(tmp_path):
