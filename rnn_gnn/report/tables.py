@@ -190,9 +190,11 @@ def _longest(lengths, ok) -> str:
 def lengths_table(*runs: Path) -> str:
     """Runs compared at the lengths and models they share: per run and model, mean ± std
     over seeds and how many seeds solve the length (>= SOLVED)."""
-    shared, models, rows = None, None, []
+    shared, models, rows, commands = None, None, [], []
     for run in runs:
-        cfg = sweep_config(read_json(run / "summary.json"), run / "summary.json")
+        summary = read_json(run / "summary.json")
+        cfg = sweep_config(summary, run / "summary.json")
+        commands.append(f"`{command_of(summary, run)}`")
         lengths, acc = seed_accuracies(run)
         shared = [t for t in lengths if shared is None or t in shared]
         models = [m for m in acc if models is None or m in models]
@@ -203,8 +205,7 @@ def lengths_table(*runs: Path) -> str:
         if model in models]
     return markdown_table(["T", *map(str, shared)], body) + (
         f"\nAccuracy on fresh palindromes, mean ± std over seeds; a seed solves a length at "
-        f">= {SOLVED}.  " + "; ".join(f"`{command_of(read_json(r / 'summary.json'), r)}`"
-                                       for r in runs) + ".\n")
+        f">= {SOLVED}.  " + "; ".join(commands) + ".\n")
 
 
 STUDY_REACH = {"rnn": ("below about 10", "about 17", "-"),
@@ -220,6 +221,7 @@ def protocol_reach_table(*runs: Path) -> str:
         cfg = sweep_config(read_json(run / "summary.json"), run / "summary.json")
         lengths, acc = seed_accuracies(run)
         curves = read_npz(run / "curves.npz")
+        smooth = int(next(v for k, v in curves.items() if k.endswith("_smooth")))
         for model, a in acc.items():
             solved = np.nan_to_num(a, nan=0.0) >= SOLVED
             mean_acc = curves[f"{model}_accuracy"][-1]
@@ -236,7 +238,7 @@ def protocol_reach_table(*runs: Path) -> str:
                             "study: full accuracy", "study: above chance",
                             "study: steps at chance"], body)
             + f"\nSteps at chance: the first step at which the seeds' mean accuracy "
-            + f"({int(curves[f'{model}_smooth'])}-step average) exceeds {LEFT_CHANCE}.\n")
+            + f"({smooth}-step average) exceeds {LEFT_CHANCE}.\n")
 
 
 def _accuracy_cell(per_length: dict, seeds: list[str]) -> str:
