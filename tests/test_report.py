@@ -239,6 +239,33 @@ def test_lengths_table_compares_runs_at_shared_lengths_and_models(tmp_path):
     assert body[1][0] == "Vanilla RNN, init pytorch" and len(body) == 2   # no lstm, no T = 23
 
 
+def test_plateau_table_compares_runs_at_their_longest_shared_length(tmp_path):
+    full = tmp_path / "full"
+    shutil.copytree(ROOT / "docs/results/palindrome_default", full)
+    # The other run trains the LSTM alone at T = 15: its curves sit at chance until step 500.
+    piece = tmp_path / "piece"
+    piece.mkdir()
+    summary = json.loads((full / "summary.json").read_text())
+    summary["config"]["init"], summary["lengths"] = "pytorch", [15]
+    (piece / "summary.json").write_text(json.dumps(summary))
+    rows = [r for r in csv.DictReader(io.StringIO((full / "final.csv").read_text()))
+            if r["length"] == "15" and r["model"] == "lstm"]
+    rows[0]["accuracy"] = "0.5"
+    files.write_csv(piece / "final.csv", rows)
+    curves = {k: v[2:3] if v.ndim == 2 else v for k, v in np.load(full / "curves.npz").items()
+              if k.startswith("lstm_")}
+    curves["lstm_accuracy"] = np.where(curves["lstm_step"] < 500, 0.1, 0.5)[None]
+    np.savez(piece / "curves.npz", lengths=np.array([15]), **curves)
+    body = table_rows(tables.plateau_table(full, piece))
+    assert [r[0] for r in body] == ["LSTM, init orthogonal, forget bias 1",
+                                    "LSTM, init pytorch, forget bias 1"]      # no RNN
+    full_curves = np.load(full / "curves.npz")
+    want = full_curves["lstm_accuracy"][2][list(full_curves["lstm_step"]).index(1000)]
+    assert body[0][2] == f"{want:.3f}"                      # T = 15 of the full run
+    assert body[1][1:] == ["500", "0.500", "0.500",          # steps 1000 and 2000 (the end)
+                           "0.750 ± 0.250 (1 of 2 seeds solve it)"]
+
+
 def test_the_title_is_the_experiments_own_from_the_summarys_config(tmp_path):
     # The committed run is the default run: its title is the one palindrome.py gives it.
     run = ROOT / "docs/results/palindrome_default"

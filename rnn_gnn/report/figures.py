@@ -270,6 +270,8 @@ FIGURES = {
     "palindrome_full_training_curves.png": Source(("palindrome_full",), palindrome_curves_figure),
     "palindrome_full_accuracy_vs_length.png": Source(("palindrome_full",),
                                                      palindrome_accuracy_figure),
+    "palindrome_lstm_pytorch_init_t23_training_curves.png": Source(
+        ("palindrome_lstm_pytorch_init_t23",), palindrome_curves_figure),
     "gradient_flow.png": Source(("gradients_default",), gradient_flow_figure),
     "gradient_terms.png": Source(("gradients_default",), gradient_terms_figure),
     "gradient_flow_pytorch_init.png": Source(("gradients_pytorch_init",), gradient_flow_figure),

@@ -212,6 +212,46 @@ STUDY_REACH = {"rnn": ("below about 10", "about 17", "-"),
                "lstm": ("every length to at least 23", "every length", "~3000 (T = 23)")}
 
 
+def left_chance(curves: dict, model: str, i: int) -> str:
+    """The first step at which the seeds' mean accuracy at the ``i``-th length of curves.npz
+    exceeds LEFT_CHANCE, or "never left"."""
+    left = np.flatnonzero(curves[f"{model}_accuracy"][i] > LEFT_CHANCE)
+    return f"{int(curves[f'{model}_step'][left[0]])}" if len(left) else "never left"
+
+
+def plateau_table(*runs: Path, steps=(1000, 2000, 3000, 5000)) -> str:
+    """Runs compared at the longest length they share, through training: per run and model,
+    when the seeds' mean accuracy leaves chance, the mean accuracy at ``steps`` and at the
+    end (curves.npz), and the final accuracy on fresh palindromes (final.csv)."""
+    data = [(run, read_json(run / "summary.json"), *seed_accuracies(run),
+             read_npz(run / "curves.npz")) for run in runs]
+    length = max(set.intersection(*(set(d[2]) for d in data)))
+    models = [m for m in data[0][3] if all(m in d[3] for d in data)]
+    first = data[0][4]
+    smooth, last = int(first[f"{models[0]}_smooth"]), int(first[f"{models[0]}_step"][-1])
+    steps = [s for s in steps if s < last]
+    body, commands = [], []
+    for run, summary, lengths, acc, curves in data:
+        cfg = sweep_config(summary, run / "summary.json")
+        commands.append(f"`{command_of(summary, run)}`")
+        i = lengths.index(length)
+        for model in models:
+            curve, at = curves[f"{model}_accuracy"][i], curves[f"{model}_step"]
+            a = acc[model][i]
+            body.append([_run_label(model, cfg), left_chance(curves, model, i),
+                         *(f"{curve[np.searchsorted(at, s, side='right') - 1]:.3f}"
+                           for s in (*steps, at[-1])),
+                         f"{np.nanmean(a):.3f} ± {np.nanstd(a):.3f} "
+                         f"({int((a >= SOLVED).sum())} of {len(a)} seeds solve it)"])
+    return (markdown_table(["model", f"mean leaves chance (> {LEFT_CHANCE}) at step",
+                            *(f"mean at step {s:,}" for s in (*steps, last)),
+                            "final accuracy"], body)
+            + f"\nT = {length}.  Mean accuracy of the seeds' training batches ({smooth}-step "
+            + "average, the block ending at that step); final accuracy on fresh palindromes, "
+            + f"mean ± std over seeds, a seed solving the length at >= {SOLVED}.  "
+            + "; ".join(commands) + ".\n")
+
+
 def protocol_reach_table(*runs: Path) -> str:
     """How far each model reaches in a protocol run, beside the study's results (SPEC): the
     longest T solved in every seed and in most, the longest above chance, and for how many
@@ -224,9 +264,7 @@ def protocol_reach_table(*runs: Path) -> str:
         smooth = int(next(v for k, v in curves.items() if k.endswith("_smooth")))
         for model, a in acc.items():
             solved = np.nan_to_num(a, nan=0.0) >= SOLVED
-            mean_acc = curves[f"{model}_accuracy"][-1]
-            left = np.flatnonzero(mean_acc > LEFT_CHANCE)
-            plateau = f"{int(curves[f'{model}_step'][left[0]])}" if len(left) else "never left"
+            plateau = left_chance(curves, model, -1)
             study = STUDY_REACH.get(model, ("-", "-", "-"))
             body.append([_run_label(model, cfg), _longest(lengths, solved.all(1)),
                          _longest(lengths, solved.sum(1) > a.shape[1] / 2),
@@ -638,6 +676,8 @@ TABLES = {
     "palindrome_full": Source(("palindrome_full",), protocol_table),
     "palindrome_full_reach": Source(("palindrome_full",), protocol_reach_table),
     "protocol_e2e": Source(("palindrome_e2e_check",), projected_protocol),
+    "palindrome_lstm_plateau": Source(("palindrome_full", "palindrome_lstm_pytorch_init_t23"),
+                                      plateau_table),
     "palindrome_init_check": Source(("palindrome_full", "palindrome_rnn_pytorch_init_check"),
                                     lengths_table),
     "gradients": Source(("gradients_default", "gradients_pytorch_init"), gradients_table),
