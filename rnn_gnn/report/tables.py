@@ -187,6 +187,12 @@ def _longest(lengths, ok) -> str:
     return str(max((t for t, k in zip(lengths, ok) if k), default="-"))
 
 
+def _solved_cell(a) -> str:
+    """One length's seed accuracies: mean ± std and how many seeds solve it (>= SOLVED)."""
+    return (f"{np.nanmean(a):.3f} ± {np.nanstd(a):.3f} ({int((a >= SOLVED).sum())} of "
+            f"{len(a)} seeds solve it)")
+
+
 def lengths_table(*runs: Path) -> str:
     """Runs compared at the lengths and models they share: per run and model, mean ± std
     over seeds and how many seeds solve the length (>= SOLVED)."""
@@ -199,10 +205,8 @@ def lengths_table(*runs: Path) -> str:
         shared = [t for t in lengths if shared is None or t in shared]
         models = [m for m in acc if models is None or m in models]
         rows += [(model, cfg, dict(zip(lengths, a))) for model, a in acc.items()]
-    body = [[_run_label(model, cfg), *(
-        f"{np.nanmean(a[t]):.3f} ± {np.nanstd(a[t]):.3f} ({int((a[t] >= SOLVED).sum())} of "
-        f"{len(a[t])} seeds solve it)" for t in shared)] for model, cfg, a in rows
-        if model in models]
+    body = [[_run_label(model, cfg), *(_solved_cell(a[t]) for t in shared)]
+            for model, cfg, a in rows if model in models]
     return markdown_table(["T", *map(str, shared)], body) + (
         f"\nAccuracy on fresh palindromes, mean ± std over seeds; a seed solves a length at "
         f">= {SOLVED}.  " + "; ".join(commands) + ".\n")
@@ -241,8 +245,7 @@ def plateau_table(*runs: Path, steps=(1000, 2000, 3000, 5000)) -> str:
             body.append([_run_label(model, cfg), left_chance(curves, model, i),
                          *(f"{curve[np.searchsorted(at, s, side='right') - 1]:.3f}"
                            for s in (*steps, at[-1])),
-                         f"{np.nanmean(a):.3f} ± {np.nanstd(a):.3f} "
-                         f"({int((a >= SOLVED).sum())} of {len(a)} seeds solve it)"])
+                         _solved_cell(a)])
     return (markdown_table(["model", f"mean leaves chance (> {LEFT_CHANCE}) at step",
                             *(f"mean at step {s:,}" for s in (*steps, last)),
                             "final accuracy"], body)
