@@ -221,22 +221,26 @@ def test_protocol_tables_mean_std_reach_and_plateau(tmp_path):
 
 
 def test_lengths_table_compares_runs_at_shared_lengths_and_models(tmp_path):
-    check = ROOT / "docs/results/palindrome_rnn_pytorch_init_check"
+    base = ROOT / "docs/results/palindrome_default"
     other = tmp_path / "other"
-    shutil.copytree(check, other)
-    summary = json.loads((check / "summary.json").read_text())
-    summary["config"]["init"], summary["lengths"] = "orthogonal", [17]
+    shutil.copytree(base, other)
+    summary = json.loads((base / "summary.json").read_text())
+    summary["config"]["init"], summary["lengths"] = "pytorch", [15]
     (other / "summary.json").write_text(json.dumps(summary))
-    rows = [r for r in csv.DictReader(io.StringIO((check / "final.csv").read_text()))
-            if r["length"] == "17"]
-    rows[0]["accuracy"] = rows[1]["accuracy"] = "0.995"
-    files.write_csv(other / "final.csv", rows + [dict(rows[0], model="lstm")])
-    body = table_rows(tables.lengths_table(other, check))
+    rows = [r for r in csv.DictReader(io.StringIO((base / "final.csv").read_text()))
+            if r["length"] == "15" and r["model"] == "rnn"]
+    rows[0]["accuracy"] = "0.995"
+    files.write_csv(other / "final.csv", rows)
+    body = table_rows(tables.lengths_table(base, other))
     want = np.array([float(r["accuracy"]) for r in rows])
-    assert body[0] == ["Vanilla RNN, init orthogonal",
-                       f"{want.mean():.3f} ± {want.std():.3f} ({(want >= 0.99).sum()} of 10 "
-                       f"seeds solve it)"]
-    assert body[1][0] == "Vanilla RNN, init pytorch" and len(body) == 2   # no lstm, no T = 23
+    assert body[1] == ["Vanilla RNN, init pytorch",
+                       f"{want.mean():.3f} ± {want.std():.3f} (1 of 2 seeds solve it)"]
+    assert body[0][0] == "Vanilla RNN, init orthogonal" and len(body) == 2   # no lstm, T = 15
+    picked = tables.lengths_table(base, models=("lstm",), lengths=(10, 20))
+    assert table_rows(picked)[0] == ["LSTM, init orthogonal, forget bias 1",
+                                     "1.000 ± 0.000 (2 of 2 seeds solve it)",
+                                     "1.000 ± 0.000 (2 of 2 seeds solve it)"]
+    assert "| T | 10 | 20 |" in picked
 
 
 def test_plateau_table_compares_runs_at_their_longest_shared_length(tmp_path):
@@ -358,10 +362,28 @@ def test_text_tables(tmp_path):
     original = text_run(tmp_path / "original", dropout=0.0, average=0.0,
                         command="python experiments/train_text.py --dropout 0 --average_decay 0 "
                                 "--run_dir results/x")
-    assert table_rows(tables.regularisation_table(original, run)) == [
-        ["`python experiments/train_text.py --dropout 0 --average_decay 0`", "none", "no",
-         "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"],
-        ["not recorded", "0.25", "0.999", "1.800", "1.790 at 2k", "1.862 at 2k", "968 s"]]
+    side_by_side = tables.text_runs_table(original, original, step=2000)
+    assert table_rows(side_by_side) == 2 * [
+        ["`python experiments/train_text.py --dropout 0 --average_decay 0`", "1.800", "0.400",
+         "1.790", "0.427", "1.862", "0.434"]]
+    assert side_by_side.startswith("| after 2,000 steps | train loss |")
+    with pytest.raises(DataError, match="records no command"):
+        tables.text_runs_table(run, step=2000)
+
+
+def test_greedy_samples_table_shows_each_steps_first_sample(tmp_path):
+    (tmp_path / "samples.txt").write_text(
+        '100 "a|b  "\n100 "second"\n\n200 "the the"\n', encoding="utf-8")
+    text = tables.greedy_samples_table(tmp_path, steps=(100, 200))
+    assert text.splitlines()[2:] == ["| 100 | `a\\|b  ` |", "| 200 | `the the` |"]
+    with pytest.raises(DataError, match="no sample at step 300"):
+        tables.greedy_samples_table(tmp_path, steps=(300,))
+    (tmp_path / "samples.txt").write_text('100 "a"\nstep 200 "b"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="not a <step>"):
+        tables.greedy_samples_table(tmp_path, steps=(100,))
+    (tmp_path / "samples.txt").unlink()
+    with pytest.raises(DataError, match="samples.txt is missing"):
+        tables.greedy_samples_table(tmp_path, steps=(100,))
 
 
 def test_gnn_tables(tmp_path):

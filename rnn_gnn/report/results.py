@@ -32,6 +32,10 @@ def read_csv(path: Path) -> list[dict]:
     return _read(path, lambda text: list(csv.DictReader(io.StringIO(text))))
 
 
+def read_lines(path: Path) -> list[str]:
+    return _read(path, str.splitlines)
+
+
 def read_npz(path: Path) -> dict:
     try:
         with np.load(path) as z:

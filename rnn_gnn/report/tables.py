@@ -7,6 +7,7 @@ target as "met in k of n": a table never shows the best repeat alone.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from functools import partial
@@ -20,7 +21,8 @@ from rnn_gnn.palindrome.figures import sweep_title
 from rnn_gnn.palindrome.gradients import ENCODINGS
 from rnn_gnn.palindrome.runner import FULL, Config
 from rnn_gnn.plotting import MODEL_NAMES
-from rnn_gnn.report.results import Source, lookup, read_csv, read_json, read_npz, shown
+from rnn_gnn.report.results import (Source, lookup, read_csv, read_json, read_lines, read_npz,
+                                    shown)
 
 
 # ----------------------------------------------------------------------------- number formats
@@ -193,18 +195,19 @@ def _solved_cell(a) -> str:
             f"{len(a)} seeds solve it)")
 
 
-def lengths_table(*runs: Path) -> str:
-    """Runs compared at the lengths and models they share: per run and model, mean ± std
-    over seeds and how many seeds solve the length (>= SOLVED)."""
-    shared, models, rows, commands = None, None, [], []
+def lengths_table(*runs: Path, models=None, lengths=None) -> str:
+    """Runs compared at the lengths and models they share (of ``models`` and ``lengths``, if
+    given): per run and model, mean ± std over seeds and how many seeds solve the length
+    (>= SOLVED)."""
+    shared, rows, commands = lengths, [], []
     for run in runs:
         summary = read_json(run / "summary.json")
         cfg = sweep_config(summary, run / "summary.json")
         commands.append(f"`{command_of(summary, run)}`")
-        lengths, acc = seed_accuracies(run)
-        shared = [t for t in lengths if shared is None or t in shared]
+        run_lengths, acc = seed_accuracies(run)
+        shared = [t for t in run_lengths if shared is None or t in shared]
         models = [m for m in acc if models is None or m in models]
-        rows += [(model, cfg, dict(zip(lengths, a))) for model, a in acc.items()]
+        rows += [(model, cfg, dict(zip(run_lengths, a))) for model, a in acc.items()]
     body = [[_run_label(model, cfg), *(_solved_cell(a[t]) for t in shared)]
             for model, cfg, a in rows if model in models]
     return markdown_table(["T", *map(str, shared)], body) + (
@@ -393,49 +396,67 @@ def optimizers_table(run: Path) -> str:
 
 # ----------------------------------------------------------------------------- Part 2
 
-def text_curve_table(run: Path, steps: Sequence[int] = (1000, 5000, 10000, 15000, 20000)) -> str:
-    """``train_text.py``'s history.csv at the given steps: training and held-out loss (nats per
-    character) and accuracy, held out both as windows and with the state carried."""
+TEXT_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy", "val_loss_carried",
+                "val_accuracy_carried")
+
+
+def text_scores(run: Path, steps: Sequence[int]) -> tuple[int, list[list[str]]]:
+    """``(seq_length, cells)``: ``train_text.py``'s history.csv at the given steps, each row
+    TEXT_COLUMNS to three decimals."""
     rows = {int(r["step"]): r for r in read_csv(run / "history.csv")}
     seq = lookup(read_json(run / "summary.json"), "config", "seq_length",
                  where=run / "summary.json")
-    body = []
+    cells = []
     for step in steps:
         if step not in rows or rows[step].get("val_loss", "") == "":
             raise DataError(f"{shown(run / 'history.csv')} has no validated row at step {step}")
-        r = rows[step]
-        body.append([f"{step:,}", *(f"{float(r[k]):.3f}" for k in (
-            "loss", "accuracy", "val_loss", "val_accuracy", "val_loss_carried",
-            "val_accuracy_carried"))])
-    return markdown_table(["step", "train loss", "train acc.", f"val loss, {seq}-char windows",
-                           "val acc.", "val loss, state carried", "val acc."], body, "rrrrrrr")
+        cells.append([f"{float(rows[step][k]):.3f}" for k in TEXT_COLUMNS])
+    return seq, cells
 
 
-def regularisation_table(*runs: Path) -> str:
-    """One row per ``train_text.py`` run (summary.json, history.csv): its command, dropout,
-    weight averaging, last training loss, best held-out losses and training time."""
+def _text_header(first: str, seq: int) -> list[str]:
+    return [first, "train loss", "train acc.", f"val loss, {seq}-char windows", "val acc.",
+            "val loss, state carried", "val acc."]
+
+
+def text_curve_table(run: Path, steps: Sequence[int] = (1000, 5000, 10000, 15000, 20000)) -> str:
+    """``train_text.py``'s history.csv at the given steps: training and held-out loss (nats per
+    character) and accuracy, held out both as windows and with the state carried."""
+    seq, cells = text_scores(run, steps)
+    return markdown_table(_text_header("step", seq),
+                          [[f"{step:,}", *c] for step, c in zip(steps, cells)], "rrrrrrr")
+
+
+def text_runs_table(*runs: Path, step: int) -> str:
+    """``train_text.py`` runs side by side at one step: each run's command and scores."""
     body = []
     for run in runs:
-        where = run / "summary.json"
-        summary = read_json(where)
-        cfg = lookup(summary, "config", where=where)
-        carried = [(float(r["val_loss_carried"]), int(r["step"]))
-                   for r in read_csv(run / "history.csv") if r.get("val_loss_carried", "") != ""]
-        if not carried:
-            raise DataError(f"{shown(run / 'history.csv')} has no held-out loss")
-        best_carried = min(carried)
-        average, dropout = cfg.get("average_decay", 0), cfg.get("dropout", 0)
-        command = f"`{command_of(summary, where)}`" if summary.get("command") else "not recorded"
-        body.append([command, f"{dropout:g}" if dropout else "none",
-                     f"{average:g}" if average else "no",
-                     f"{lookup(summary, 'train_loss', where=where):.3f}",
-                     f"{lookup(summary, 'best_val_loss', where=where):.3f} at "
-                     f"{lookup(summary, 'best_val_step', where=where) / 1000:g}k",
-                     f"{best_carried[0]:.3f} at {best_carried[1] / 1000:g}k",
-                     f"{lookup(summary, 'time_s', where=where):,.0f} s"])
-    return markdown_table(["command", "dropout", "averaged weights", "train loss",
-                           "val, windows (best)", "val, carried (best)", "wall"], body,
-                          "lllrrrr")
+        seq, (cells,) = text_scores(run, (step,))
+        summary = read_json(run / "summary.json")
+        body.append([f"`{command_of(summary, run / 'summary.json')}`", *cells])
+    return markdown_table(_text_header(f"after {step:,} steps", seq), body, "lrrrrrr")
+
+
+def greedy_samples_table(run: Path, steps: Sequence[int]) -> str:
+    """``train_text.py``'s samples.txt (``<step> "<text>"`` lines): the first greedy sample
+    written at each of ``steps``."""
+    where = run / "samples.txt"
+    first: dict = {}
+    for line in filter(str.strip, read_lines(where)):
+        step, _, text = line.partition(" ")
+        try:
+            step, text = int(step), json.loads(text)
+        except ValueError:
+            text = None
+        if not isinstance(text, str):
+            raise DataError(f"{shown(where)}: not a <step> \"<text>\" line: {line[:60]!r}")
+        first.setdefault(step, text)
+    missing = [s for s in steps if s not in first]
+    if missing:
+        raise DataError(f"{shown(where)} has no sample at step {missing[0]}")
+    return markdown_table(["step", "greedy sample"],
+                          [[f"{s:,}", "`" + first[s].replace("|", "\\|") + "`"] for s in steps],
+                          "rl")
 
 
 # ----------------------------------------------------------------------------- Part 3
@@ -443,8 +464,8 @@ def regularisation_table(*runs: Path) -> str:
 # What each paper reports (test accuracy, %), beside our reproduction.
 PAPER_ACCURACY = {("cora", "gcn"): "81.5 % (Kipf & Welling 2017)", ("citeseer", "gcn"): "70.3 %",
                   ("cora", "gat"): "83.0 % (Velickovic et al. 2018)", ("citeseer", "gat"): "72.5 %"}
-# GAT on Cora and Citeseer (`--model gat`) has no committed run yet: its rows wait for one.
-GNN_RUNS = ("cora_gcn", "citeseer_gcn", "karate_gcn", "karate_gat")
+PLANETOID_RUNS = ("cora_gcn", "citeseer_gcn", "cora_gat", "citeseer_gat")
+GNN_RUNS = (*PLANETOID_RUNS, "karate_gcn", "karate_gat")
 DATASET_NAMES = {"cora": "Cora", "citeseer": "Citeseer", "karate": "karate club"}
 
 
@@ -672,12 +693,15 @@ def experiments_table(results: Path) -> str:
     return markdown_table(["command", "question", "time", "output"], body)
 
 
+# Issue 11's runs of the study's protocol (PyTorch's init joins when its run has finished).
+PROTOCOL_RUNS = ("palindrome_full",)
+
 # Each generated section of the docs (its NAME in <!-- report:NAME -->), from which runs.
 TABLES = {
     "experiments": Source((".",), experiments_table),   # docs/results/ itself
     "palindrome_default": Source(("palindrome_default",), palindrome_table),
-    "palindrome_full": Source(("palindrome_full",), protocol_table),
-    "palindrome_full_reach": Source(("palindrome_full",), protocol_reach_table),
+    "palindrome_full": Source(PROTOCOL_RUNS, protocol_table),
+    "palindrome_full_reach": Source(PROTOCOL_RUNS, protocol_reach_table),
     "protocol_e2e": Source(("palindrome_e2e_check",), projected_protocol),
     "palindrome_lstm_plateau": Source(("palindrome_full", "palindrome_lstm_pytorch_init_t23"),
                                       plateau_table),
@@ -689,12 +713,16 @@ TABLES = {
     "optimizers": Source(("optimizers_default",), optimizers_table),
     "text_grimms": Source(("text_grimms",), partial(text_curve_table,
                                                     steps=(1000, 5000, 10000, 15000, 20000))),
+    "text_darwin": Source(("text_darwin_finetuned", "text_darwin_scratch"),
+                          partial(text_runs_table, step=1000)),
     "graph_lstm": Source(("graph_lstm",), graph_lstm_table),
     "text_grimms_quick": Source(("text_grimms_quick",),
                                 partial(text_curve_table, steps=range(250, 1501, 250))),
+    "text_samples_quick": Source(("text_grimms_quick",),
+                                 partial(greedy_samples_table, steps=(100, 200, 500, 1000, 1500))),
     "gnn": Source(("gnn_paper_settings",), gnn_table),
     "gnn_short": Source(("gnn_paper_settings",),
-                        partial(gnn_table, names=("cora_gcn", "citeseer_gcn"), short=True)),
+                        partial(gnn_table, names=PLANETOID_RUNS, short=True)),
     "benchmark_study_sweep": Source(("benchmark",), study_sweep_table),
     "benchmark": Source(("benchmark",), benchmark_table),
 }
