@@ -400,21 +400,20 @@ TEXT_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy", "val_loss_carrie
                 "val_accuracy_carried")
 
 
-def text_scores(run: Path, steps: Sequence[int]) -> tuple[int, list[list[str]]]:
-    """``(seq_length, cells)``: ``train_text.py``'s history.csv at the given steps, each row
-    TEXT_COLUMNS to three decimals."""
+def text_scores(run: Path, steps: Sequence[int]) -> tuple[dict, list[list[str]]]:
+    """``(summary, cells)``: ``train_text.py``'s summary.json, and its history.csv at the
+    given steps, each row TEXT_COLUMNS to three decimals."""
     rows = {int(r["step"]): r for r in read_csv(run / "history.csv")}
-    seq = lookup(read_json(run / "summary.json"), "config", "seq_length",
-                 where=run / "summary.json")
     cells = []
     for step in steps:
         if step not in rows or rows[step].get("val_loss", "") == "":
             raise DataError(f"{shown(run / 'history.csv')} has no validated row at step {step}")
         cells.append([f"{float(rows[step][k]):.3f}" for k in TEXT_COLUMNS])
-    return seq, cells
+    return read_json(run / "summary.json"), cells
 
 
-def _text_header(first: str, seq: int) -> list[str]:
+def _text_header(first: str, run: Path, summary: dict) -> list[str]:
+    seq = lookup(summary, "config", "seq_length", where=run / "summary.json")
     return [first, "train loss", "train acc.", f"val loss, {seq}-char windows", "val acc.",
             "val loss, state carried", "val acc."]
 
@@ -422,8 +421,8 @@ def _text_header(first: str, seq: int) -> list[str]:
 def text_curve_table(run: Path, steps: Sequence[int] = (1000, 5000, 10000, 15000, 20000)) -> str:
     """``train_text.py``'s history.csv at the given steps: training and held-out loss (nats per
     character) and accuracy, held out both as windows and with the state carried."""
-    seq, cells = text_scores(run, steps)
-    return markdown_table(_text_header("step", seq),
+    summary, cells = text_scores(run, steps)
+    return markdown_table(_text_header("step", run, summary),
                           [[f"{step:,}", *c] for step, c in zip(steps, cells)], "rrrrrrr")
 
 
@@ -431,10 +430,10 @@ def text_runs_table(*runs: Path, step: int) -> str:
     """``train_text.py`` runs side by side at one step: each run's command and scores."""
     body = []
     for run in runs:
-        seq, (cells,) = text_scores(run, (step,))
-        summary = read_json(run / "summary.json")
+        summary, (cells,) = text_scores(run, (step,))
         body.append([f"`{command_of(summary, run / 'summary.json')}`", *cells])
-    return markdown_table(_text_header(f"after {step:,} steps", seq), body, "lrrrrrr")
+    return markdown_table(_text_header(f"after {step:,} steps", run, summary), body,
+                          "lrrrrrr")
 
 
 def greedy_samples_table(run: Path, steps: Sequence[int]) -> str:
